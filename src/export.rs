@@ -1,0 +1,195 @@
+//! Exported models: `model.json` (what the network is, how its scores read, where it came from)
+//! beside the generator's weights as burnpack bytes. Loading needs only bytes, so the browser
+//! loads exactly what the trainer exported.
+
+use burn::module::Module;
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{LossConfig, ModelConfig};
+use crate::error::{LranError, Result};
+use crate::metrics::ScoreCalibration;
+use crate::model::Generator;
+use crate::score::{Scores, score_batch, score_batch_detailed};
+
+/// Version tag of the `model.json` layout.
+pub const MODEL_CARD_FORMAT: &str = "lran-model/1";
+/// File name of the weights inside an export folder.
+pub const WEIGHTS_FILE: &str = "generator.bpk";
+
+/// Where a model came from; every figure the site shows about it traces back to these fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// `git describe --always --dirty` of the code that trained it.
+    pub commit: String,
+    /// Dataset name, e.g. "mnist" or "mnist-embedded-sample".
+    pub dataset: String,
+    /// Normal class of a one-class split.
+    pub normal_class: Option<u8>,
+    /// (file name, sha256) of every data file read.
+    pub data_files: Vec<(String, String)>,
+    pub seed: u64,
+    /// Epochs trained, and the epoch whose weights were kept (chosen on validation data).
+    pub epochs: u64,
+    pub selected_epoch: u64,
+    /// Backend and adapter, e.g. "flex (CPU)" or "wgpu: NVIDIA H200 (Vulkan)".
+    pub device: String,
+    pub learning_rate: f64,
+    pub batch_size: usize,
+    pub wall_seconds: f64,
+    /// UTC seconds since the epoch when training finished.
+    pub created_unix: u64,
+    /// The command line that trained it.
+    pub command: String,
+}
+
+/// `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCard {
+    pub format: String,
+    pub name: String,
+    pub model: ModelConfig,
+    pub losses: LossConfig,
+    /// How pixels become input; see `preprocess`.
+    pub preprocessing: String,
+    /// Statistics of healthy validation scores; the latent one is the decision score.
+    pub calibration: ScoreCalibration,
+    pub provenance: Provenance,
+    /// Test-set results written at export time (AUCs etc.), as the evaluator wrote them.
+    #[serde(default)]
+    pub results: Option<serde_json::Value>,
+    /// Weights file name and size in bytes.
+    pub weights_file: String,
+    pub weights_bytes: usize,
+}
+
+impl ModelCard {
+    pub fn from_json(name: &str, json: &str) -> Result<Self> {
+        let card: ModelCard = serde_json::from_str(json)
+            .map_err(|e| LranError::model(name, format!("model.json is not valid: {e}")))?;
+        if card.format != MODEL_CARD_FORMAT {
+            return Err(LranError::model(
+                name,
+                format!("model.json format {:?} is not {MODEL_CARD_FORMAT:?}", card.format),
+            ));
+        }
+        card.model.validate().map_err(|e| LranError::model(name, e.to_string()))?;
+        Ok(card)
+    }
+}
+
+/// The preprocessing every export states (see [`crate::preprocess`]).
+pub const PREPROCESSING: &str =
+    "grayscale (luminance) or RGB, bilinear resize to image_size, intensity/127.5 - 1";
+
+/// Generator weights as burnpack bytes.
+pub fn generator_bytes(generator: &Generator) -> Result<Vec<u8>> {
+    generator
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| LranError::model("generator", format!("cannot serialise weights: {e}")))
+}
+
+/// Loads burnpack `bytes` into `module`, refusing weights that do not fit its shapes.
+pub(crate) fn load_weights<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> Result<M> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))
+        .map_err(|e| LranError::model(what, format!("unreadable weights: {e}")))?;
+    module
+        .try_load_record(record)
+        .map_err(|e| LranError::model(what, format!("weights do not fit the network: {e}")))
+}
+
+/// A generator with `bytes` loaded, on `device` without autodiff, in inference mode.
+pub fn load_generator(config: &ModelConfig, bytes: Vec<u8>, device: &Device, name: &str) -> Result<Generator> {
+    let device = device.clone().inner();
+    Ok(load_weights(Generator::new(config, &device), bytes, name)?.valid())
+}
+
+/// One image's full result, what the viewer shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageReport {
+    pub latent_score: f32,
+    pub pixel_score: f32,
+    /// Latent score min–max normalised by healthy validation scores.
+    pub normalised_score: f32,
+    /// Percent of healthy validation images scoring lower.
+    pub healthy_percentile: f64,
+    pub threshold: f32,
+    pub anomalous: bool,
+    /// `channels × size × size` in [−1, 1].
+    pub reconstruction: Vec<f32>,
+    /// `size × size` absolute residual.
+    pub residual: Vec<f32>,
+}
+
+/// A loaded export, ready to score preprocessed images (BatchNorm in inference mode).
+pub struct ScoringModel {
+    pub card: ModelCard,
+    generator: Generator,
+    device: Device,
+}
+
+impl ScoringModel {
+    pub fn from_bytes(card: ModelCard, weights: Vec<u8>, device: &Device) -> Result<Self> {
+        let generator = load_generator(&card.model, weights, device, &card.name)?;
+        Ok(Self { card, generator, device: device.clone().inner() })
+    }
+
+    /// Wraps an in-memory generator (the trainer's), as an export of it would load.
+    pub fn from_generator(card: ModelCard, generator: &Generator, device: &Device) -> Self {
+        let device = device.clone().inner();
+        Self { card, generator: generator.valid().to_device(&device), device }
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.card.model
+    }
+
+    fn batch(&self, inputs: &[f32]) -> Result<Tensor<4>> {
+        let config = self.config();
+        let len = config.pixels();
+        if inputs.is_empty() || inputs.len() % len != 0 {
+            return Err(LranError::data(
+                "input",
+                format!("{} values are not a whole number of {len}-value images", inputs.len()),
+            ));
+        }
+        if inputs.iter().any(|v| !v.is_finite()) {
+            return Err(LranError::data("input", "the image holds NaN or infinite values"));
+        }
+        let shape = [inputs.len() / len, config.channels, config.image_size, config.image_size];
+        Ok(Tensor::from_data(TensorData::new(inputs.to_vec(), shape), &self.device))
+    }
+
+    /// Scores preprocessed images (`n × channels × size × size`, flattened).
+    pub fn score(&self, inputs: &[f32]) -> Result<Scores> {
+        Ok(score_batch(&self.generator, self.batch(inputs)?))
+    }
+
+    /// Scores one preprocessed image and returns everything the viewer shows.
+    pub fn report(&self, input: &[f32]) -> Result<ImageReport> {
+        if input.len() != self.config().pixels() {
+            return Err(LranError::data(
+                "input",
+                format!("{} values, the model takes {}", input.len(), self.config().pixels()),
+            ));
+        }
+        let detailed = score_batch_detailed(&self.generator, self.batch(input)?);
+        let calibration = &self.card.calibration.latent;
+        let latent_score = detailed.scores.latent[0];
+        let to_vec = |data: TensorData| data.convert::<f32>().try_to_vec::<f32>().expect("f32 data");
+        Ok(ImageReport {
+            latent_score,
+            pixel_score: detailed.scores.pixel[0],
+            normalised_score: calibration.normalise(latent_score),
+            healthy_percentile: calibration.percentile_rank(latent_score),
+            threshold: calibration.threshold,
+            anomalous: calibration.is_anomalous(latent_score),
+            reconstruction: to_vec(detailed.reconstruction),
+            residual: to_vec(detailed.residual),
+        })
+    }
+}

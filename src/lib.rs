@@ -1,0 +1,28 @@
+//! # lran
+//!
+//! Latent Regularized Adversarial Network (Wang, Chen, Xie, Ma, arXiv 2007.04734) for
+//! anomaly detection: a GAN trained on normal images only, whose generator is
+//! encoder E → decoder → auxiliary encoder E′, trained with image reconstruction, adversarial
+//! feature matching, latent consistency and a nuclear-norm (low-rank) penalty on the batch's
+//! latent matrix. An image's anomaly score is its latent reconstruction error ‖E(x) − E′(x̂)‖².
+//!
+//! The crate names no backend: burn's `Device` picks one at run time (wgpu or the `flex` CPU
+//! backend natively, WebGPU or CPU in the browser), so the trainer and the page run this code
+//! unchanged.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod export;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod preprocess;
+pub mod rng;
+pub mod score;
+#[cfg(feature = "train")]
+pub mod train;
+
+pub use config::{LossConfig, LossTerm, ModelConfig};
+pub use error::{LranError, Result};
+pub use burn;

@@ -1,0 +1,118 @@
+//! Image preprocessing, written once: the trainer and the browser both turn pixels into model
+//! input here, so the page sees exactly what training saw.
+
+use image::imageops::FilterType;
+use image::{DynamicImage, GrayImage, ImageReader, Limits};
+
+use crate::config::ModelConfig;
+use crate::error::{LranError, Result};
+
+/// Largest side we decode: larger uploads are refused before their pixels are allocated.
+pub const MAX_DECODED_SIDE: u32 = 8192;
+
+/// Maps a u8 intensity to the model's range [−1, 1] (the decoder ends in tanh).
+pub fn intensity_to_model(value: u8) -> f32 {
+    value as f32 / 127.5 - 1.0
+}
+
+/// Maps a model value in [−1, 1] back to u8 intensity (clamped).
+pub fn model_to_intensity(value: f32) -> u8 {
+    ((value + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8
+}
+
+/// A grayscale image (`height × width` u8, row-major) → model input `channels × size × size`
+/// in [−1, 1]: bilinear resize to the model size (as torchvision's `Resize` in GANomaly), the
+/// gray plane repeated over the channels.
+pub fn gray_to_input(pixels: &[u8], width: usize, height: usize, config: &ModelConfig) -> Result<Vec<f32>> {
+    if width == 0 || height == 0 || pixels.len() != width * height {
+        return Err(LranError::data(
+            "image",
+            format!("{} pixels do not make a {width}×{height} image", pixels.len()),
+        ));
+    }
+    let gray = GrayImage::from_raw(width as u32, height as u32, pixels.to_vec())
+        .expect("length checked above");
+    let size = config.image_size as u32;
+    let resized = if gray.dimensions() == (size, size) {
+        gray
+    } else {
+        image::imageops::resize(&gray, size, size, FilterType::Triangle)
+    };
+    let plane: Vec<f32> = resized.as_raw().iter().map(|&v| intensity_to_model(v)).collect();
+    Ok(plane.repeat(config.channels))
+}
+
+/// Decodes PNG or JPEG bytes with size limits; errors say what the bytes were not.
+pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
+    if bytes.is_empty() {
+        return Err(LranError::data(name, "the file is empty"));
+    }
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| LranError::data(name, format!("unreadable: {e}")))?;
+    if reader.format().is_none() {
+        return Err(LranError::data(name, "not a PNG or JPEG image"));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_DECODED_SIDE);
+    limits.max_image_height = Some(MAX_DECODED_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    reader.decode().map_err(|e| LranError::data(name, format!("cannot decode image: {e}")))
+}
+
+/// A decoded image → model input. One-channel models see luminance; multi-channel models see
+/// the image's first channels (RGB(A)), or luminance repeated when the image is gray.
+pub fn image_to_input(image: &DynamicImage, config: &ModelConfig) -> Result<Vec<f32>> {
+    if config.channels == 1 || !image.color().has_color() {
+        let gray = image.to_luma8();
+        return gray_to_input(gray.as_raw(), gray.width() as usize, gray.height() as usize, config);
+    }
+    let rgba = image.to_rgba8();
+    let size = config.image_size as u32;
+    let resized = image::imageops::resize(&rgba, size, size, FilterType::Triangle);
+    let plane = (size * size) as usize;
+    let mut input = vec![0.0; plane * config.channels];
+    for (i, pixel) in resized.pixels().enumerate() {
+        for c in 0..config.channels {
+            input[c * plane + i] = intensity_to_model(pixel.0[c]);
+        }
+    }
+    Ok(input)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intensities_map_to_the_tanh_range_and_back() {
+        assert_eq!(intensity_to_model(0), -1.0);
+        assert_eq!(intensity_to_model(255), 1.0);
+        for v in [0u8, 1, 77, 128, 254, 255] {
+            assert_eq!(model_to_intensity(intensity_to_model(v)), v);
+        }
+    }
+
+    #[test]
+    fn gray_images_are_resized_and_repeated_over_channels() {
+        let config = ModelConfig { channels: 3, ..ModelConfig::tiny(1) };
+        let input = gray_to_input(&[255; 28 * 28], 28, 28, &config).unwrap();
+        assert_eq!(input.len(), 3 * 32 * 32);
+        assert!(input.iter().all(|&v| (v - 1.0).abs() < 1e-6));
+        assert!(gray_to_input(&[0; 10], 28, 28, &config).is_err());
+    }
+
+    #[test]
+    fn non_images_are_refused_with_a_message() {
+        let message = decode_image("notes.txt", b"hello, not an image").unwrap_err().to_string();
+        assert!(message.contains("notes.txt") && message.contains("not a PNG or JPEG"), "{message}");
+        let mut png = Vec::new();
+        DynamicImage::new_luma8(4, 4)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let message = decode_image("cut.png", &png[..png.len() / 2]).unwrap_err().to_string();
+        assert!(message.contains("cut.png") && message.contains("cannot decode"), "{message}");
+        assert!(decode_image("ok.png", &png).is_ok());
+    }
+}

@@ -1,0 +1,86 @@
+//! Anomaly scores. The paper's score is the latent reconstruction error ‖z − ẑ‖² (as a mean
+//! over the latent); the pixel error is the baseline it is compared with. Scoring always runs
+//! on a model in inference mode (`Module::valid`), so BatchNorm uses its running statistics and
+//! an image's score does not depend on the rest of its batch.
+
+use burn::module::Module;
+use burn::tensor::{Tensor, TensorData};
+
+use crate::model::{Generator, GeneratorOutput};
+
+/// Per image: mean over the latent of (z − ẑ)².
+pub fn latent_score(latent: Tensor<2>, reconstructed_latent: Tensor<2>) -> Tensor<1> {
+    (latent - reconstructed_latent).square().mean_dim(1).flatten(0, 1)
+}
+
+/// Per image: mean absolute residual over pixels and channels.
+pub fn pixel_score(images: Tensor<4>, reconstruction: Tensor<4>) -> Tensor<1> {
+    (images - reconstruction).abs().flatten::<2>(1, 3).mean_dim(1).flatten(0, 1)
+}
+
+/// Per pixel: absolute residual averaged over channels, `[batch, height, width]`.
+pub fn residual_map(images: Tensor<4>, reconstruction: Tensor<4>) -> Tensor<3> {
+    (images - reconstruction).abs().mean_dim(1).squeeze_dim(1)
+}
+
+/// Both scores of a batch, on the host.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scores {
+    pub latent: Vec<f32>,
+    pub pixel: Vec<f32>,
+}
+
+impl Scores {
+    pub fn len(&self) -> usize {
+        self.latent.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.latent.is_empty()
+    }
+
+    pub fn extend(&mut self, other: Scores) {
+        self.latent.extend(other.latent);
+        self.pixel.extend(other.pixel);
+    }
+}
+
+fn to_vec(tensor: Tensor<1>) -> Vec<f32> {
+    tensor.into_data().convert::<f32>().try_to_vec::<f32>().expect("a float tensor reads back as f32")
+}
+
+/// Scores one batch with `generator` switched to inference mode.
+pub fn score_batch(generator: &Generator, images: Tensor<4>) -> Scores {
+    let output = inference_pass(generator, images.clone());
+    Scores {
+        latent: to_vec(latent_score(output.latent, output.reconstructed_latent)),
+        pixel: to_vec(pixel_score(images, output.reconstruction)),
+    }
+}
+
+/// Everything a viewer needs for one batch: scores, reconstructions and residual maps.
+#[derive(Debug, Clone)]
+pub struct DetailedScores {
+    pub scores: Scores,
+    /// `[batch, channels, size, size]`, values in [−1, 1].
+    pub reconstruction: TensorData,
+    /// `[batch, size, size]`, absolute residual in model units (the input spans 2).
+    pub residual: TensorData,
+}
+
+pub fn score_batch_detailed(generator: &Generator, images: Tensor<4>) -> DetailedScores {
+    let output = inference_pass(generator, images.clone());
+    let residual = residual_map(images.clone(), output.reconstruction.clone()).into_data();
+    let scores = Scores {
+        latent: to_vec(latent_score(output.latent, output.reconstructed_latent)),
+        pixel: to_vec(pixel_score(images, output.reconstruction.clone())),
+    };
+    DetailedScores { scores, reconstruction: output.reconstruction.into_data(), residual }
+}
+
+/// A forward pass with BatchNorm in inference mode and no autodiff graph, whatever mode the
+/// caller's generator is in.
+fn inference_pass(generator: &Generator, images: Tensor<4>) -> GeneratorOutput {
+    let generator = generator.valid();
+    generator.forward(images.inner())
+}

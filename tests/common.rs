@@ -1,0 +1,45 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use lran::ModelConfig;
+use lran::data::idx::LabelledImages;
+use lran::data::{ImageSet, OneClassSplit};
+
+/// The MNIST sample embedded in xtask (real digits, committed with the repository).
+pub fn mnist_sample() -> (LabelledImages, LabelledImages) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("xtask/data/mnist-sample");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    let train = LabelledImages::from_idx(
+        "train-images",
+        &read("train-images-idx3-ubyte.gz"),
+        "train-labels",
+        &read("train-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    let test = LabelledImages::from_idx(
+        "t10k-images",
+        &read("t10k-images-idx3-ubyte.gz"),
+        "t10k-labels",
+        &read("t10k-labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    (train, test)
+}
+
+pub fn sample_split(normal_class: u8, config: &ModelConfig) -> OneClassSplit {
+    let (train, test) = mnist_sample();
+    OneClassSplit::new(&train, &test, normal_class, 0.1, 0, config).unwrap()
+}
+
+/// The first `n` images of a set.
+pub fn head(set: &ImageSet, n: usize) -> ImageSet {
+    let n = n.min(set.len());
+    ImageSet {
+        image_len: set.image_len,
+        data: set.data[..n * set.image_len].to_vec(),
+        anomalous: set.anomalous[..n].to_vec(),
+        classes: set.classes[..n].to_vec(),
+    }
+}

@@ -1,0 +1,93 @@
+//! Export → load → the same scores as the trainer; broken exports are refused with a reason.
+
+mod common;
+
+use lran::ModelConfig;
+use lran::burn::tensor::Device;
+use lran::export::{ModelCard, Provenance, ScoringModel, generator_bytes, MODEL_CARD_FORMAT, PREPROCESSING, WEIGHTS_FILE};
+use lran::metrics::ScoreCalibration;
+use lran::train::{TrainConfig, Trainer, score_set};
+
+fn trained() -> (Trainer, lran::data::OneClassSplit) {
+    let config = ModelConfig::tiny(1);
+    let split = common::sample_split(4, &config);
+    let mut train_config = TrainConfig::new(config);
+    train_config.batch_size = 32;
+    let mut trainer = Trainer::new(train_config, &Device::flex()).unwrap();
+    trainer.train_epoch(&common::head(&split.train, 96), 0, |_| {}).unwrap();
+    (trainer, split)
+}
+
+fn card(trainer: &Trainer, calibration: ScoreCalibration, weights: usize) -> ModelCard {
+    ModelCard {
+        format: MODEL_CARD_FORMAT.into(),
+        name: "test".into(),
+        model: trainer.config.model,
+        losses: trainer.config.losses,
+        preprocessing: PREPROCESSING.into(),
+        calibration,
+        provenance: Provenance::default(),
+        results: None,
+        weights_file: WEIGHTS_FILE.into(),
+        weights_bytes: weights,
+    }
+}
+
+#[test]
+fn an_exported_model_scores_exactly_as_the_trainer() {
+    let (trainer, split) = trained();
+    let test = common::head(&split.test, 40);
+    let from_trainer = trainer.score(&test);
+    let calibration = ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
+
+    let weights = generator_bytes(&trainer.generator).unwrap();
+    let card = card(&trainer, calibration, weights.len());
+    let json = serde_json::to_string(&card).unwrap();
+    let loaded = ScoringModel::from_bytes(ModelCard::from_json("model.json", &json).unwrap(), weights, &Device::flex()).unwrap();
+    let from_export = loaded.score(&test.data).unwrap();
+    assert_eq!(from_export.len(), 40);
+    for i in 0..40 {
+        assert!((from_export.latent[i] - from_trainer.latent[i]).abs() <= 1e-6 * from_trainer.latent[i].abs().max(1e-3), "image {i}");
+        assert!((from_export.pixel[i] - from_trainer.pixel[i]).abs() <= 1e-6, "image {i}");
+    }
+    // The single-image report agrees with the batch scores and with the calibration.
+    let report = loaded.report(test.image(0)).unwrap();
+    assert!((report.latent_score - from_export.latent[0]).abs() <= 1e-6 * from_export.latent[0].abs().max(1e-3));
+    assert_eq!(report.anomalous, report.latent_score > loaded.card.calibration.latent.threshold);
+    assert_eq!(report.reconstruction.len(), 32 * 32);
+    assert_eq!(report.residual.len(), 32 * 32);
+    // Trainer-side scoring through the shared helper matches too.
+    let again = score_set(&trainer.generator, &test, &trainer.config.model, trainer.device(), 7);
+    assert_eq!(again.latent.len(), 40);
+}
+
+#[test]
+fn broken_exports_are_refused_with_a_reason() {
+    let (trainer, split) = trained();
+    let calibration = ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
+    let weights = generator_bytes(&trainer.generator).unwrap();
+    let card = card(&trainer, calibration, weights.len());
+    let device = Device::flex();
+
+    let truncated = weights[..weights.len() / 3].to_vec();
+    let err = ScoringModel::from_bytes(card.clone(), truncated, &device).err().expect("truncated weights").to_string();
+    assert!(err.contains("unreadable weights"), "{err}");
+
+    let err = ScoringModel::from_bytes(card.clone(), b"not weights at all".to_vec(), &device).err().unwrap().to_string();
+    assert!(err.contains("unreadable weights"), "{err}");
+
+    let mut wider = card.clone();
+    wider.model.base_width *= 2;
+    let err = ScoringModel::from_bytes(wider, weights.clone(), &device).err().expect("shape mismatch").to_string();
+    assert!(err.contains("do not fit"), "{err}");
+
+    let err = ModelCard::from_json("model.json", "{\"format\": 3}").unwrap_err().to_string();
+    assert!(err.contains("model.json is not valid"), "{err}");
+
+    let loaded = ScoringModel::from_bytes(card, weights, &device).unwrap();
+    assert!(loaded.score(&[0.0; 17]).is_err());
+    let mut nan_image = split.test.image(0).to_vec();
+    nan_image[5] = f32::NAN;
+    let err = loaded.report(&nan_image).unwrap_err().to_string();
+    assert!(err.contains("NaN"), "{err}");
+}

@@ -1,0 +1,122 @@
+//! `cargo xtask eval`: score a run's test split with its selected weights.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use lran::data::OneClassSplit;
+use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
+use lran::train::{evaluate, score_set};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::{self, Backend};
+use crate::datasets;
+use crate::provenance::{commit, now_unix, write_json};
+use crate::run::{RunDir, RunInfo};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Run name (a folder under --runs-dir).
+    #[arg(long)]
+    pub run: String,
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Results file; defaults to <run>/eval.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+}
+
+/// The results file: everything needed to trust and reproduce the numbers in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalResults {
+    pub kind: String,
+    pub run: String,
+    pub commit: String,
+    pub trained_with_commit: String,
+    pub dataset: String,
+    pub data_files: Vec<(String, String)>,
+    pub normal_class: u8,
+    pub seed: u64,
+    pub epochs: u64,
+    pub selected_epoch: u64,
+    pub train_device: String,
+    pub eval_device: String,
+    pub train_wall_seconds: f64,
+    pub eval_wall_seconds: f64,
+    pub created_unix: u64,
+    pub config: lran::train::TrainConfig,
+    pub test_images: usize,
+    pub test_anomalous: usize,
+    pub latent_auc: f64,
+    pub pixel_auc: f64,
+    pub roc_latent: Vec<RocPoint>,
+    pub roc_pixel: Vec<RocPoint>,
+    pub calibration: ScoreCalibration,
+}
+
+/// Rebuilds a run's split (same data, class, fraction and seed).
+pub fn rebuild_split(info: &RunInfo) -> Result<OneClassSplit> {
+    let data = datasets::load(info.dataset, info.data_dir.as_deref())?;
+    if data.files != info.data_files {
+        anyhow::bail!("the data files differ from those the run was trained on (their sha256 changed)");
+    }
+    Ok(OneClassSplit::new(&data.train, &data.test, info.normal_class, info.validation_fraction, info.train.seed, &info.train.model)?)
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let started = Instant::now();
+    let run_dir = RunDir::new(&args.runs_dir, &args.run);
+    let info = run_dir.read_info()?;
+    let (weights, selection) = run_dir.load_best()?;
+    let progress: crate::run::Progress = crate::provenance::read_json(&run_dir.root.join("checkpoints/last/progress.json"))
+        .context("the run has no progress record")?;
+    let split = rebuild_split(&info)?;
+    let selected = backend::select(args.backend)?;
+    let device = selected.device.clone();
+    let generator = lran::export::load_generator(&info.train.model, weights, &device, &info.name)?;
+    let scores = score_set(&generator, &split.test, &info.train.model, &device, 256);
+    let evaluation = evaluate(&scores, &split.test.anomalous)?;
+    let thin = |s: &[f32]| -> Result<Vec<RocPoint>> { Ok(thin_curve(&roc_curve(s, &split.test.anomalous)?, 201)) };
+    let results = EvalResults {
+        kind: "lran-eval/1".into(),
+        run: info.name.clone(),
+        commit: commit(),
+        trained_with_commit: info.commit.clone(),
+        dataset: info.dataset_label.clone(),
+        data_files: info.data_files.clone(),
+        normal_class: info.normal_class,
+        seed: info.train.seed,
+        epochs: progress.epoch,
+        selected_epoch: selection.epoch,
+        train_device: info.device.clone(),
+        eval_device: selected.description.clone(),
+        train_wall_seconds: progress.wall_seconds,
+        eval_wall_seconds: started.elapsed().as_secs_f64(),
+        created_unix: now_unix(),
+        config: info.train.clone(),
+        test_images: split.test.len(),
+        test_anomalous: split.test.anomalous.iter().filter(|&&a| a).count(),
+        latent_auc: evaluation.latent_auc,
+        pixel_auc: evaluation.pixel_auc,
+        roc_latent: thin(&scores.latent)?,
+        roc_pixel: thin(&scores.pixel)?,
+        calibration: selection.calibration.clone(),
+    };
+    let out = args.out.unwrap_or_else(|| run_dir.eval_path());
+    write_json(&out, &results)?;
+    println!(
+        "{}: test AUC latent {:.4}, pixel {:.4} ({} images, {} anomalous; epoch {} of {}) -> {}",
+        info.name,
+        results.latent_auc,
+        results.pixel_auc,
+        results.test_images,
+        results.test_anomalous,
+        results.selected_epoch,
+        results.epochs,
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! A training run on disk: `runs/<name>/` holds the run description, per-epoch metrics
+//! (JSON lines), the last checkpoint (for `--resume`) and the validation-selected weights.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use lran::train::{StepLosses, TrainConfig, TrainerState};
+use serde::{Deserialize, Serialize};
+
+use crate::datasets::Dataset;
+use crate::provenance::{read_json, write_json};
+
+/// What a run is: enough to rebuild its data split and network.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub name: String,
+    pub dataset: Dataset,
+    /// `None` = the embedded sample.
+    pub data_dir: Option<PathBuf>,
+    pub dataset_label: String,
+    pub data_files: Vec<(String, String)>,
+    pub normal_class: u8,
+    pub validation_fraction: f64,
+    pub train: TrainConfig,
+    pub epochs: u64,
+    pub device: String,
+    pub commit: String,
+    pub command: String,
+}
+
+/// Where training stands after an epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Progress {
+    pub epoch: u64,
+    pub steps: u64,
+    pub wall_seconds: f64,
+    pub best_epoch: u64,
+    pub best_objective: f64,
+}
+
+/// The validation objective of the selected weights and their healthy calibration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Selection {
+    pub epoch: u64,
+    pub objective: f64,
+    pub calibration: lran::metrics::ScoreCalibration,
+}
+
+/// One line of `metrics.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: u64,
+    pub steps: u64,
+    pub seconds: f64,
+    pub images_per_second: f64,
+    pub train: StepLosses,
+    pub validation_objective: f64,
+    pub validation_latent_mean: f32,
+    pub validation_latent_p95: f32,
+    pub validation_pixel_mean: f32,
+    pub validation_pixel_p95: f32,
+    /// Reported for information only: never used to choose weights.
+    pub test_latent_auc: Option<f64>,
+    pub test_pixel_auc: Option<f64>,
+    pub selected: bool,
+}
+
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+const WEIGHTS: [&str; 4] = ["generator.bpk", "discriminator.bpk", "generator-optimizer.bpk", "discriminator-optimizer.bpk"];
+
+impl RunDir {
+    pub fn new(runs: &Path, name: &str) -> Self {
+        Self { root: runs.join(name) }
+    }
+
+    pub fn info_path(&self) -> PathBuf {
+        self.root.join("run.json")
+    }
+    pub fn metrics_path(&self) -> PathBuf {
+        self.root.join("metrics.jsonl")
+    }
+    fn last(&self) -> PathBuf {
+        self.root.join("checkpoints/last")
+    }
+    pub fn best(&self) -> PathBuf {
+        self.root.join("checkpoints/best")
+    }
+    pub fn eval_path(&self) -> PathBuf {
+        self.root.join("eval.json")
+    }
+
+    pub fn read_info(&self) -> Result<RunInfo> {
+        read_json(&self.info_path()).with_context(|| format!("{} is not a training run", self.root.display()))
+    }
+
+    pub fn append_metrics(&self, metrics: &EpochMetrics) -> Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.metrics_path())
+            .with_context(|| format!("cannot open {}", self.metrics_path().display()))?;
+        writeln!(file, "{}", serde_json::to_string(metrics)?)?;
+        Ok(())
+    }
+
+    /// Writes the last checkpoint atomically enough for `--resume`: files first, progress last.
+    pub fn save_last(&self, state: &TrainerState, progress: &Progress) -> Result<()> {
+        let dir = self.last();
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let parts = [&state.generator, &state.discriminator, &state.generator_optimizer, &state.discriminator_optimizer];
+        for (name, bytes) in WEIGHTS.iter().zip(parts) {
+            std::fs::write(dir.join(name), bytes).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+        }
+        write_json(&dir.join("progress.json"), progress)
+    }
+
+    pub fn load_last(&self) -> Result<(TrainerState, Progress)> {
+        let dir = self.last();
+        let progress: Progress = read_json(&dir.join("progress.json"))
+            .with_context(|| format!("no checkpoint to resume in {}", dir.display()))?;
+        let mut parts = Vec::new();
+        for name in WEIGHTS {
+            let path = dir.join(name);
+            parts.push(std::fs::read(&path).with_context(|| format!("unreadable checkpoint file {}", path.display()))?);
+        }
+        let [generator, discriminator, generator_optimizer, discriminator_optimizer]: [Vec<u8>; 4] =
+            parts.try_into().expect("four parts");
+        let state = TrainerState { generator, discriminator, generator_optimizer, discriminator_optimizer, steps: progress.steps };
+        Ok((state, progress))
+    }
+
+    pub fn save_best(&self, generator: &[u8], selection: &Selection) -> Result<()> {
+        let dir = self.best();
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::write(dir.join("generator.bpk"), generator)?;
+        write_json(&dir.join("selection.json"), selection)
+    }
+
+    pub fn load_best(&self) -> Result<(Vec<u8>, Selection)> {
+        let dir = self.best();
+        let selection: Selection = read_json(&dir.join("selection.json"))
+            .with_context(|| format!("run {} has no selected weights yet (train it first)", self.root.display()))?;
+        let path = dir.join("generator.bpk");
+        let bytes = std::fs::read(&path).with_context(|| format!("unreadable weights {}", path.display()))?;
+        Ok((bytes, selection))
+    }
+}

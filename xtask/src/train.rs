@@ -1,0 +1,307 @@
+//! `cargo xtask train`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use lran::data::OneClassSplit;
+use lran::metrics::{ScoreCalibration, percentile};
+use lran::train::{Trainer, evaluate};
+use lran::{LossConfig, ModelConfig};
+
+use crate::backend::{self, Backend};
+use crate::datasets::{self, Dataset};
+use crate::provenance::{command_line, commit, write_json};
+use crate::run::{EpochMetrics, Progress, RunDir, RunInfo, Selection};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// 32×32, latent 32, base width 16: an epoch in minutes on two CPU cores.
+    Tiny,
+    /// GANomaly's MNIST network: 32×32, latent 100, base width 64.
+    Paper,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Dataset (one-class protocol: one class normal, the other nine anomalous).
+    #[arg(long, value_enum, default_value_t = Dataset::Mnist)]
+    pub dataset: Dataset,
+    /// Folder with the four IDX files (gzip or raw). Without it, a small MNIST sample built
+    /// into the binary is used.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// The normal class (0–9); the model never sees the other classes in training.
+    #[arg(long, default_value_t = 0)]
+    pub normal_class: u8,
+    /// Network size; the flags below override its parts.
+    #[arg(long, value_enum, default_value_t = Preset::Paper)]
+    pub preset: Preset,
+    /// Image side in pixels (32, 64 or 128).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// Latent size nz.
+    #[arg(long)]
+    pub latent_dim: Option<usize>,
+    /// Channels of the first encoder layer (doubled at each halving).
+    #[arg(long)]
+    pub base_width: Option<usize>,
+    /// Passes over the training images.
+    #[arg(long, default_value_t = 15)]
+    pub epochs: u64,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Adam learning rate (GANomaly's 2e-4; the paper states 2e-3).
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
+    /// Adam beta1 (beta2 is 0.999).
+    #[arg(long, default_value_t = 0.5)]
+    pub beta1: f32,
+    /// Weight of the image reconstruction L1 term.
+    #[arg(long, default_value_t = 50.0)]
+    pub w_rec: f32,
+    /// Weight of the adversarial (feature matching) term.
+    #[arg(long, default_value_t = 1.0)]
+    pub w_adv: f32,
+    /// Weight of the latent consistency term ‖E(x) − E′(x̂)‖².
+    #[arg(long, default_value_t = 1.0)]
+    pub w_lat: f32,
+    /// Weight of the low-rank term (nuclear norm of the batch latent matrix / batch size).
+    #[arg(long, default_value_t = 0.1)]
+    pub w_lr: f32,
+    /// Switch the adversarial term (and the discriminator) off.
+    #[arg(long)]
+    pub no_adversarial: bool,
+    /// Switch the latent consistency term off (ablation).
+    #[arg(long)]
+    pub no_latent: bool,
+    /// Switch the low-rank term off (ablation).
+    #[arg(long)]
+    pub no_low_rank: bool,
+    /// Seed for weights, the validation split and batch order.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fraction of the normal training images held out as healthy validation data.
+    #[arg(long, default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    /// Percentile of healthy validation scores used as the decision threshold.
+    #[arg(long, default_value_t = 95.0)]
+    pub threshold_percentile: f64,
+    /// Use at most this many normal training images (quick runs).
+    #[arg(long)]
+    pub max_train_images: Option<usize>,
+    /// Skip the per-epoch test AUC (it is only reported, never used for selection).
+    #[arg(long)]
+    pub no_test_auc: bool,
+    /// Where the run lives: <runs-dir>/<run-name>.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Defaults to <dataset>-class<N>-<preset>.
+    #[arg(long)]
+    pub run_name: Option<String>,
+    /// Continue the run from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+}
+
+impl TrainArgs {
+    fn model_config(&self) -> ModelConfig {
+        let base = match self.preset {
+            Preset::Tiny => ModelConfig::tiny(1),
+            Preset::Paper => ModelConfig::paper(1),
+        };
+        ModelConfig {
+            image_size: self.image_size.unwrap_or(base.image_size),
+            latent_dim: self.latent_dim.unwrap_or(base.latent_dim),
+            base_width: self.base_width.unwrap_or(base.base_width),
+            ..base
+        }
+    }
+
+    fn losses(&self) -> LossConfig {
+        let mut losses = LossConfig::default();
+        losses.reconstruction.weight = self.w_rec;
+        losses.adversarial.weight = self.w_adv;
+        losses.adversarial.enabled = !self.no_adversarial;
+        losses.latent.weight = self.w_lat;
+        losses.latent.enabled = !self.no_latent;
+        losses.low_rank.weight = self.w_lr;
+        losses.low_rank.enabled = !self.no_low_rank;
+        losses
+    }
+
+    fn run_name(&self) -> String {
+        self.run_name.clone().unwrap_or_else(|| {
+            let preset = format!("{:?}", self.preset).to_lowercase();
+            format!("{}-class{}-{preset}", self.dataset.name(), self.normal_class)
+        })
+    }
+}
+
+/// Label-free selection criterion on healthy validation images: the generator's own
+/// reconstruction objective in inference mode (w_rec·pixel L1 + w_lat·latent L2).
+fn validation_objective(losses: &LossConfig, latent_mean: f32, pixel_mean: f32) -> f64 {
+    let latent_weight = if losses.latent.enabled { losses.latent.weight } else { 1.0 };
+    (losses.reconstruction.weight.max(1.0) * pixel_mean + latent_weight * latent_mean) as f64
+}
+
+fn mean(values: &[f32]) -> f32 {
+    values.iter().sum::<f32>() / values.len().max(1) as f32
+}
+
+fn p95(values: &[f32]) -> f32 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    percentile(&sorted, 95.0)
+}
+
+pub fn run(args: TrainArgs) -> Result<()> {
+    if args.normal_class > 9 {
+        bail!("--normal-class {} is outside the classes 0–9", args.normal_class);
+    }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let model = args.model_config();
+    model.validate()?;
+    let mut config = lran::train::TrainConfig::new(model);
+    config.losses = args.losses();
+    config.learning_rate = args.lr;
+    config.beta1 = args.beta1;
+    config.batch_size = args.batch_size;
+    config.seed = args.seed;
+    config.threshold_percentile = args.threshold_percentile;
+    config.validate()?;
+
+    let data = datasets::load(args.dataset, args.data_dir.as_deref())?;
+    let mut split = OneClassSplit::new(&data.train, &data.test, args.normal_class, args.validation_fraction, args.seed, &model)?;
+    if let Some(limit) = args.max_train_images {
+        let keep = limit.min(split.train.len());
+        split.train.data.truncate(keep * split.train.image_len);
+        split.train.anomalous.truncate(keep);
+        split.train.classes.truncate(keep);
+    }
+    let selected = backend::select(args.backend)?;
+    let run_dir = RunDir::new(&args.runs_dir, &args.run_name());
+
+    let (mut trainer, mut progress) = if args.resume {
+        let info = run_dir.read_info()?;
+        if info.train != config {
+            bail!(
+                "--resume: the flags describe a different run than {} (compare with its run.json)",
+                run_dir.info_path().display()
+            );
+        }
+        let (state, progress) = run_dir.load_last()?;
+        let trainer = Trainer::restore(config.clone(), &selected.device, state)
+            .with_context(|| format!("cannot resume from {}", run_dir.root.display()))?;
+        eprintln!("resuming {} after epoch {}", run_dir.root.display(), progress.epoch);
+        (trainer, progress)
+    } else {
+        if run_dir.root.exists() {
+            std::fs::remove_dir_all(&run_dir.root)
+                .with_context(|| format!("cannot clear {}", run_dir.root.display()))?;
+        }
+        let trainer = Trainer::new(config.clone(), &selected.device)?;
+        (trainer, Progress { epoch: 0, steps: 0, wall_seconds: 0.0, best_epoch: 0, best_objective: f64::INFINITY })
+    };
+    let info = RunInfo {
+        name: args.run_name(),
+        dataset: args.dataset,
+        data_dir: args.data_dir.clone(),
+        dataset_label: data.name.clone(),
+        data_files: data.files.clone(),
+        normal_class: args.normal_class,
+        validation_fraction: args.validation_fraction,
+        train: config.clone(),
+        epochs: args.epochs,
+        device: selected.description.clone(),
+        commit: commit(),
+        command: command_line(),
+    };
+    write_json(&run_dir.info_path(), &info)?;
+
+    eprintln!(
+        "training {} on {} ({} normal train, {} validation, {} test images) with {}",
+        info.name,
+        data.name,
+        split.train.len(),
+        split.validation.len(),
+        split.test.len(),
+        selected.description
+    );
+    let steps_per_epoch = (split.train.len() / config.batch_size) as u64;
+    for epoch in progress.epoch + 1..=args.epochs {
+        let bar = ProgressBar::new(steps_per_epoch);
+        bar.set_style(
+            ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{epoch}/{}", args.epochs));
+        let started = Instant::now();
+        let losses = trainer.train_epoch(&split.train, epoch, |l| {
+            bar.set_message(format!(
+                "G {:.3} rec {:.4} adv {:.4} lat {:.4} lr {:.3} D {:.3}",
+                l.generator, l.reconstruction, l.adversarial, l.latent, l.low_rank, l.discriminator
+            ));
+            bar.inc(1);
+        })?;
+        bar.finish();
+        let seconds = started.elapsed().as_secs_f64();
+
+        let validation = trainer.score(&split.validation);
+        let (latent_mean, pixel_mean) = (mean(&validation.latent), mean(&validation.pixel));
+        let objective = validation_objective(&config.losses, latent_mean, pixel_mean);
+        let test = if args.no_test_auc { None } else { Some(evaluate(&trainer.score(&split.test), &split.test.anomalous)?) };
+        let is_best = objective < progress.best_objective;
+        if is_best {
+            let calibration = ScoreCalibration::from_healthy(&validation, config.threshold_percentile)?;
+            let generator = lran::export::generator_bytes(&trainer.generator)?;
+            run_dir.save_best(&generator, &Selection { epoch, objective, calibration })?;
+            progress.best_epoch = epoch;
+            progress.best_objective = objective;
+        }
+        progress.epoch = epoch;
+        progress.steps = trainer.steps;
+        progress.wall_seconds += seconds;
+        run_dir.save_last(&trainer.state()?, &progress)?;
+        let metrics = EpochMetrics {
+            epoch,
+            steps: trainer.steps,
+            seconds,
+            images_per_second: (steps_per_epoch * config.batch_size as u64) as f64 / seconds,
+            train: losses,
+            validation_objective: objective,
+            validation_latent_mean: latent_mean,
+            validation_latent_p95: p95(&validation.latent),
+            validation_pixel_mean: pixel_mean,
+            validation_pixel_p95: p95(&validation.pixel),
+            test_latent_auc: test.as_ref().map(|t| t.latent_auc),
+            test_pixel_auc: test.as_ref().map(|t| t.pixel_auc),
+            selected: is_best,
+        };
+        run_dir.append_metrics(&metrics)?;
+        eprintln!(
+            "epoch {epoch}: G {:.4} D {:.4} | validation objective {objective:.4}{} | {}{:.0} img/s",
+            losses.generator,
+            losses.discriminator,
+            if is_best { " (selected)" } else { "" },
+            test.map(|t| format!("test AUC latent {:.4} pixel {:.4} (not used for selection) | ", t.latent_auc, t.pixel_auc))
+                .unwrap_or_default(),
+            metrics.images_per_second
+        );
+    }
+    eprintln!(
+        "done: {} (selected epoch {}); next: cargo xtask eval --run {}",
+        run_dir.root.display(),
+        progress.best_epoch,
+        info.name
+    );
+    Ok(())
+}

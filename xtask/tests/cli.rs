@@ -1,0 +1,120 @@
+//! The command line end to end: a tiny train → eval → export on the embedded sample, and the
+//! bad inputs the issue lists, each with an error naming the file and the problem.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn xtask(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).current_dir(dir).output().expect("xtask runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lran-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const TINY: &[&str] = &[
+    "train", "--preset", "tiny", "--epochs", "1", "--backend", "cpu", "--max-train-images", "128",
+    "--no-test-auc", "--batch-size", "32",
+];
+
+fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
+    let output = xtask(args, dir);
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{args:?} should fail");
+    assert!(!message.contains("panicked"), "{args:?} panicked: {message}");
+    for part in expected {
+        assert!(message.contains(part), "{args:?}: expected {part:?} in {message}");
+    }
+}
+
+#[test]
+fn train_eval_export_on_the_embedded_sample() {
+    let dir = scratch("pipeline");
+    let mut args = TINY.to_vec();
+    args.extend(["--normal-class", "1", "--run-name", "tiny"]);
+    let output = xtask(&args, &dir);
+    assert!(output.status.success(), "train failed: {}", stderr(&output));
+    let run = dir.join("runs/tiny");
+    for file in ["run.json", "metrics.jsonl", "checkpoints/last/generator.bpk", "checkpoints/best/selection.json"] {
+        assert!(run.join(file).is_file(), "missing {file}");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(metrics["epoch"], 1);
+    assert!(metrics["train"]["generator"].as_f64().unwrap() > 0.0);
+
+    // Resume continues at epoch 2 with the same flags.
+    let mut resume = args.clone();
+    resume[4] = "2";
+    resume.push("--resume");
+    let output = xtask(&resume, &dir);
+    assert!(output.status.success(), "resume failed: {}", stderr(&output));
+    assert!(stderr(&output).contains("resuming"));
+    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 2);
+
+    let output = xtask(&["eval", "--run", "tiny", "--backend", "cpu"], &dir);
+    assert!(output.status.success(), "eval failed: {}", stderr(&output));
+    let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    let auc = results["latent_auc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auc));
+    assert_eq!(results["test_images"], 2000);
+    assert_eq!(results["epochs"], 2);
+    assert!(results["roc_latent"].as_array().unwrap().len() > 10);
+    assert_eq!(results["data_files"].as_array().unwrap().len(), 4);
+
+    let output = xtask(&["export", "--run", "tiny", "--name", "digit-one"], &dir);
+    assert!(output.status.success(), "export failed: {}", stderr(&output));
+    let card = std::fs::read_to_string(dir.join("models/digit-one/model.json")).unwrap();
+    let card = lran::export::ModelCard::from_json("model.json", &card).unwrap();
+    assert_eq!(card.provenance.normal_class, Some(1));
+    assert_eq!(card.results.unwrap()["latent_auc"].as_f64().unwrap(), auc);
+    assert!(dir.join("models/digit-one/generator.bpk").is_file());
+
+    // An unreadable checkpoint: resume names the file.
+    std::fs::write(run.join("checkpoints/last/generator.bpk"), b"garbage").unwrap();
+    let mut resume3 = resume.clone();
+    resume3[4] = "3";
+    fails_with(&resume3, &dir, &["cannot resume", "generator", "unreadable weights"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = scratch("bad");
+    let with = |extra: &[&str]| -> Vec<String> { TINY.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let run = |extra: &[&str], expected: &[&str]| {
+        let args = with(extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(&refs, &dir, expected);
+    };
+    run(&["--data-dir", "no/such/folder"], &["no/such/folder", "does not exist"]);
+    run(&["--normal-class", "12"], &["normal-class 12", "outside"]);
+    run(&["--image-size", "48"], &["image size 48"]);
+
+    // A folder with a truncated image file and a non-IDX labels file.
+    let data = dir.join("broken");
+    std::fs::create_dir_all(&data).unwrap();
+    let images = lran::data::idx::encode_idx(&[10, 28, 28], &[0; 10 * 28 * 28]);
+    std::fs::write(data.join("train-images-idx3-ubyte"), &images[..1000]).unwrap();
+    std::fs::write(data.join("train-labels-idx1-ubyte"), b"this is not an idx file").unwrap();
+    std::fs::write(data.join("t10k-images-idx3-ubyte"), &images).unwrap();
+    std::fs::write(data.join("t10k-labels-idx1-ubyte"), lran::data::idx::encode_idx(&[9], &[0; 9])).unwrap();
+    let data_arg = data.to_string_lossy().into_owned();
+    run(&["--data-dir", &data_arg], &["train-images-idx3-ubyte", "truncated"]);
+    std::fs::write(data.join("train-images-idx3-ubyte"), &images).unwrap();
+    run(&["--data-dir", &data_arg], &["train-labels-idx1-ubyte", "not an IDX file"]);
+    std::fs::write(data.join("train-labels-idx1-ubyte"), lran::data::idx::encode_idx(&[10], &[1; 10])).unwrap();
+    run(&["--data-dir", &data_arg], &["t10k-images-idx3-ubyte", "10 images", "9 labels"]);
+    std::fs::remove_file(data.join("t10k-labels-idx1-ubyte")).unwrap();
+    run(&["--data-dir", &data_arg], &["no t10k-labels-idx1-ubyte"]);
+
+    fails_with(&["eval", "--run", "never-trained"], &dir, &["never-trained", "not a training run"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
