@@ -74,6 +74,10 @@ pub fn run(args: ExportArgs) -> Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     std::fs::write(dir.join(WEIGHTS_FILE), &weights).with_context(|| format!("cannot write {}", dir.join(WEIGHTS_FILE).display()))?;
     write_json(&dir.join("model.json"), &card)?;
+    // The full evaluation (ROC curves, calibration) travels with the model for the results pages.
+    if let Some(results) = &results {
+        write_json(&dir.join("eval.json"), results)?;
+    }
     println!("exported {} ({} KiB of weights) -> {}", name, weights.len() / 1024, dir.display());
     Ok(())
 }

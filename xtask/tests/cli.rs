@@ -76,6 +76,9 @@ fn train_eval_export_on_the_embedded_sample() {
     assert_eq!(card.provenance.normal_class, Some(1));
     assert_eq!(card.results.unwrap()["latent_auc"].as_f64().unwrap(), auc);
     assert!(dir.join("models/digit-one/generator.bpk").is_file());
+    let copied: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("models/digit-one/eval.json")).unwrap()).unwrap();
+    assert_eq!(copied["latent_auc"].as_f64().unwrap(), auc);
 
     // An unreadable checkpoint: resume names the file.
     std::fs::write(run.join("checkpoints/last/generator.bpk"), b"garbage").unwrap();
