@@ -51,7 +51,10 @@ fn to_vec(tensor: Tensor<1>) -> Vec<f32> {
 
 /// Scores one batch with `generator` switched to inference mode.
 pub fn score_batch(generator: &Generator, images: Tensor<4>) -> Scores {
-    let output = inference_pass(generator, images.clone());
+    scores_of(inference_pass(generator, images.clone()), images)
+}
+
+fn scores_of(output: GeneratorOutput, images: Tensor<4>) -> Scores {
     Scores {
         latent: to_vec(latent_score(output.latent, output.reconstructed_latent)),
         pixel: to_vec(pixel_score(images, output.reconstruction)),
@@ -71,11 +74,8 @@ pub struct DetailedScores {
 pub fn score_batch_detailed(generator: &Generator, images: Tensor<4>) -> DetailedScores {
     let output = inference_pass(generator, images.clone());
     let residual = residual_map(images.clone(), output.reconstruction.clone()).into_data();
-    let scores = Scores {
-        latent: to_vec(latent_score(output.latent, output.reconstructed_latent)),
-        pixel: to_vec(pixel_score(images, output.reconstruction.clone())),
-    };
-    DetailedScores { scores, reconstruction: output.reconstruction.into_data(), residual }
+    let reconstruction = output.reconstruction.clone().into_data();
+    DetailedScores { scores: scores_of(output, images), reconstruction, residual }
 }
 
 /// A forward pass with BatchNorm in inference mode and no autodiff graph, whatever mode the

@@ -35,11 +35,7 @@ pub fn sample_split(normal_class: u8, config: &ModelConfig) -> OneClassSplit {
 
 /// The first `n` images of a set.
 pub fn head(set: &ImageSet, n: usize) -> ImageSet {
-    let n = n.min(set.len());
-    ImageSet {
-        image_len: set.image_len,
-        data: set.data[..n * set.image_len].to_vec(),
-        anomalous: set.anomalous[..n].to_vec(),
-        classes: set.classes[..n].to_vec(),
-    }
+    let mut head = set.clone();
+    head.truncate(n);
+    head
 }

@@ -42,6 +42,14 @@ impl ImageSet {
         self.classes.push(class);
     }
 
+    /// Keeps the first `count` images.
+    pub fn truncate(&mut self, count: usize) {
+        let count = count.min(self.len());
+        self.data.truncate(count * self.image_len);
+        self.anomalous.truncate(count);
+        self.classes.truncate(count);
+    }
+
     pub fn image(&self, index: usize) -> &[f32] {
         &self.data[index * self.image_len..(index + 1) * self.image_len]
     }

@@ -144,10 +144,11 @@ impl TrainArgs {
 }
 
 /// Label-free selection criterion on healthy validation images: the generator's own
-/// reconstruction objective in inference mode (w_rec·pixel L1 + w_lat·latent L2).
+/// reconstruction terms in inference mode, as weighted in training (w_rec·pixel L1 +
+/// w_lat·latent L2; their plain sum if both are off).
 fn validation_objective(losses: &LossConfig, latent_mean: f32, pixel_mean: f32) -> f64 {
-    let latent_weight = if losses.latent.enabled { losses.latent.weight } else { 1.0 };
-    (losses.reconstruction.weight.max(1.0) * pixel_mean + latent_weight * latent_mean) as f64
+    let weighted = losses.reconstruction.factor() * pixel_mean + losses.latent.factor() * latent_mean;
+    if weighted > 0.0 { weighted as f64 } else { (pixel_mean + latent_mean) as f64 }
 }
 
 fn mean(values: &[f32]) -> f32 {
@@ -181,10 +182,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let data = datasets::load(args.dataset, args.data_dir.as_deref())?;
     let mut split = OneClassSplit::new(&data.train, &data.test, args.normal_class, args.validation_fraction, args.seed, &model)?;
     if let Some(limit) = args.max_train_images {
-        let keep = limit.min(split.train.len());
-        split.train.data.truncate(keep * split.train.image_len);
-        split.train.anomalous.truncate(keep);
-        split.train.classes.truncate(keep);
+        split.train.truncate(limit);
     }
     let selected = backend::select(args.backend)?;
     let run_dir = RunDir::new(&args.runs_dir, &args.run_name());
