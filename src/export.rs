@@ -11,7 +11,7 @@ use crate::config::{LossConfig, ModelConfig};
 use crate::error::{LranError, Result};
 use crate::metrics::ScoreCalibration;
 use crate::model::Generator;
-use crate::score::{Scores, score_batch, score_batch_detailed};
+use crate::score::{DetailedScores, DetailedTensors, Scores, score_batch};
 
 /// Version tag of the `model.json` layout.
 pub const MODEL_CARD_FORMAT: &str = "lran-model/1";
@@ -171,17 +171,29 @@ impl ScoringModel {
 
     /// Scores one preprocessed image and returns everything the viewer shows.
     pub fn report(&self, input: &[f32]) -> Result<ImageReport> {
+        Ok(self.to_report(self.detailed(input)?.read()))
+    }
+
+    /// [`report`](Self::report) for devices that only read back asynchronously (WebGPU).
+    pub async fn report_async(&self, input: &[f32]) -> Result<ImageReport> {
+        Ok(self.to_report(self.detailed(input)?.read_async().await?))
+    }
+
+    fn detailed(&self, input: &[f32]) -> Result<DetailedTensors> {
         if input.len() != self.config().pixels() {
             return Err(LranError::data(
                 "input",
                 format!("{} values, the model takes {}", input.len(), self.config().pixels()),
             ));
         }
-        let detailed = score_batch_detailed(&self.generator, self.batch(input)?);
+        Ok(DetailedTensors::new(&self.generator, self.batch(input)?))
+    }
+
+    fn to_report(&self, detailed: DetailedScores) -> ImageReport {
         let calibration = &self.card.calibration.latent;
         let latent_score = detailed.scores.latent[0];
         let to_vec = |data: TensorData| data.convert::<f32>().try_to_vec::<f32>().expect("f32 data");
-        Ok(ImageReport {
+        ImageReport {
             latent_score,
             pixel_score: detailed.scores.pixel[0],
             normalised_score: calibration.normalise(latent_score),
@@ -190,6 +202,6 @@ impl ScoringModel {
             anomalous: calibration.is_anomalous(latent_score),
             reconstruction: to_vec(detailed.reconstruction),
             residual: to_vec(detailed.residual),
-        })
+        }
     }
 }

@@ -22,6 +22,8 @@ pub mod rng;
 pub mod score;
 #[cfg(feature = "train")]
 pub mod train;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 
 pub use config::{LossConfig, LossTerm, ModelConfig};
 pub use error::{LranError, Result};

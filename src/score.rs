@@ -72,10 +72,46 @@ pub struct DetailedScores {
 }
 
 pub fn score_batch_detailed(generator: &Generator, images: Tensor<4>) -> DetailedScores {
-    let output = inference_pass(generator, images.clone());
-    let residual = residual_map(images.clone(), output.reconstruction.clone()).into_data();
-    let reconstruction = output.reconstruction.clone().into_data();
-    DetailedScores { scores: scores_of(output, images), reconstruction, residual }
+    DetailedTensors::new(generator, images).read()
+}
+
+/// The tensors behind [`DetailedScores`], before they are read back: synchronously natively,
+/// asynchronously where the device demands it (WebGPU in a browser).
+pub struct DetailedTensors {
+    latent: Tensor<1>,
+    pixel: Tensor<1>,
+    reconstruction: Tensor<4>,
+    residual: Tensor<3>,
+}
+
+impl DetailedTensors {
+    pub fn new(generator: &Generator, images: Tensor<4>) -> Self {
+        let output = inference_pass(generator, images.clone());
+        Self {
+            latent: latent_score(output.latent, output.reconstructed_latent),
+            pixel: pixel_score(images.clone(), output.reconstruction.clone()),
+            residual: residual_map(images, output.reconstruction.clone()),
+            reconstruction: output.reconstruction,
+        }
+    }
+
+    pub fn read(self) -> DetailedScores {
+        DetailedScores {
+            scores: Scores { latent: to_vec(self.latent), pixel: to_vec(self.pixel) },
+            reconstruction: self.reconstruction.into_data(),
+            residual: self.residual.into_data(),
+        }
+    }
+
+    pub async fn read_async(self) -> crate::Result<DetailedScores> {
+        let unreadable = |e| crate::LranError::model("device", format!("cannot read results back: {e:?}"));
+        let latent = self.latent.into_data_async().await.map_err(unreadable)?;
+        let pixel = self.pixel.into_data_async().await.map_err(unreadable)?;
+        let reconstruction = self.reconstruction.into_data_async().await.map_err(unreadable)?;
+        let residual = self.residual.into_data_async().await.map_err(unreadable)?;
+        let floats = |d: TensorData| d.convert::<f32>().try_to_vec::<f32>().expect("f32 data");
+        Ok(DetailedScores { scores: Scores { latent: floats(latent), pixel: floats(pixel) }, reconstruction, residual })
+    }
 }
 
 /// A forward pass with BatchNorm in inference mode and no autodiff graph, whatever mode the
