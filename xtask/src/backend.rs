@@ -23,11 +23,12 @@ pub struct SelectedDevice {
 pub fn select(backend: Backend) -> Result<SelectedDevice> {
     match backend {
         Backend::Cpu => Ok(cpu()),
-        Backend::Wgpu => wgpu().context(
+        Backend::Wgpu => wgpu().map(|(selected, _)| selected).context(
             "no usable wgpu adapter (install a Vulkan/Metal/DX12 driver, e.g. mesa-vulkan-drivers, or use --backend cpu)",
         ),
+        // A software adapter (lavapipe) is 20–30× slower than flex: auto takes the CPU then.
         Backend::Auto => match wgpu() {
-            Ok(selected) if !selected.description.contains("software") => Ok(selected),
+            Ok((selected, true)) => Ok(selected),
             _ => Ok(cpu()),
         },
     }
@@ -38,7 +39,8 @@ fn cpu() -> SelectedDevice {
     SelectedDevice { device: Device::flex(), description: format!("flex (CPU, {threads} threads)") }
 }
 
-fn wgpu() -> Result<SelectedDevice> {
+/// The default wgpu adapter, and whether it is hardware (a card rather than a rasterizer).
+fn wgpu() -> Result<(SelectedDevice, bool)> {
     // Adapter discovery can panic inside drivers; keep that a clean error.
     let device = std::panic::catch_unwind(|| Device::wgpu_options().init())
         .map_err(|_| anyhow::anyhow!("the wgpu runtime panicked while looking for an adapter"))?
@@ -46,6 +48,7 @@ fn wgpu() -> Result<SelectedDevice> {
     let identity = std::panic::catch_unwind(|| device.identity())
         .map_err(|_| anyhow::anyhow!("the wgpu adapter failed to open"))?;
     let Some(identity) = identity else { bail!("the wgpu device reports no adapter") };
-    let kind = if identity.physical.is_some() { "" } else { ", software" };
-    Ok(SelectedDevice { device, description: format!("wgpu: {}{kind}", identity.name) })
+    let hardware = identity.physical.is_some();
+    let kind = if hardware { "" } else { ", software" };
+    Ok((SelectedDevice { device, description: format!("wgpu: {}{kind}", identity.name) }, hardware))
 }

@@ -202,6 +202,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         (trainer, progress)
     } else {
         if run_dir.root.exists() {
+            eprintln!("replacing the earlier run in {} (use --resume to continue it)", run_dir.root.display());
             std::fs::remove_dir_all(&run_dir.root)
                 .with_context(|| format!("cannot clear {}", run_dir.root.display()))?;
         }
