@@ -11,7 +11,7 @@ use crate::config::{LossConfig, ModelConfig};
 use crate::error::{LranError, Result};
 use crate::metrics::ScoreCalibration;
 use crate::model::Generator;
-use crate::score::{DetailedScores, DetailedTensors, Scores, score_batch};
+use crate::score::{DetailedScores, DetailedTensors, Scores, floats, score_batch};
 
 /// Version tag of the `model.json` layout.
 pub const MODEL_CARD_FORMAT: &str = "lran-model/1";
@@ -192,7 +192,6 @@ impl ScoringModel {
     fn to_report(&self, detailed: DetailedScores) -> ImageReport {
         let calibration = &self.card.calibration.latent;
         let latent_score = detailed.scores.latent[0];
-        let to_vec = |data: TensorData| data.convert::<f32>().try_to_vec::<f32>().expect("f32 data");
         ImageReport {
             latent_score,
             pixel_score: detailed.scores.pixel[0],
@@ -200,8 +199,8 @@ impl ScoringModel {
             healthy_percentile: calibration.percentile_rank(latent_score),
             threshold: calibration.threshold,
             anomalous: calibration.is_anomalous(latent_score),
-            reconstruction: to_vec(detailed.reconstruction),
-            residual: to_vec(detailed.residual),
+            reconstruction: floats(detailed.reconstruction),
+            residual: floats(detailed.residual),
         }
     }
 }

@@ -45,8 +45,13 @@ impl Scores {
     }
 }
 
+/// Host values of read-back float data, whatever float type the device used.
+pub fn floats(data: TensorData) -> Vec<f32> {
+    data.convert::<f32>().try_to_vec::<f32>().expect("float data converts to f32")
+}
+
 fn to_vec(tensor: Tensor<1>) -> Vec<f32> {
-    tensor.into_data().convert::<f32>().try_to_vec::<f32>().expect("a float tensor reads back as f32")
+    floats(tensor.into_data())
 }
 
 /// Scores one batch with `generator` switched to inference mode.
@@ -69,10 +74,6 @@ pub struct DetailedScores {
     pub reconstruction: TensorData,
     /// `[batch, size, size]`, absolute residual in model units (the input spans 2).
     pub residual: TensorData,
-}
-
-pub fn score_batch_detailed(generator: &Generator, images: Tensor<4>) -> DetailedScores {
-    DetailedTensors::new(generator, images).read()
 }
 
 /// The tensors behind [`DetailedScores`], before they are read back: synchronously natively,
@@ -109,7 +110,6 @@ impl DetailedTensors {
         let pixel = self.pixel.into_data_async().await.map_err(unreadable)?;
         let reconstruction = self.reconstruction.into_data_async().await.map_err(unreadable)?;
         let residual = self.residual.into_data_async().await.map_err(unreadable)?;
-        let floats = |d: TensorData| d.convert::<f32>().try_to_vec::<f32>().expect("f32 data");
         Ok(DetailedScores { scores: Scores { latent: floats(latent), pixel: floats(pixel) }, reconstruction, residual })
     }
 }

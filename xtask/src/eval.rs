@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use lran::data::OneClassSplit;
 use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
@@ -71,8 +71,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let run_dir = RunDir::new(&args.runs_dir, &args.run);
     let info = run_dir.read_info()?;
     let (weights, selection) = run_dir.load_best()?;
-    let progress: crate::run::Progress = crate::provenance::read_json(&run_dir.root.join("checkpoints/last/progress.json"))
-        .context("the run has no progress record")?;
+    let progress = run_dir.read_progress()?;
     let split = rebuild_split(&info)?;
     let selected = backend::select(args.backend)?;
     let device = selected.device.clone();

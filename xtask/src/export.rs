@@ -8,7 +8,7 @@ use lran::export::{MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, Provenance, WEIG
 
 use crate::eval::EvalResults;
 use crate::provenance::{now_unix, read_json, write_json};
-use crate::run::{Progress, RunDir};
+use crate::run::RunDir;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -28,7 +28,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let run_dir = RunDir::new(&args.runs_dir, &args.run);
     let info = run_dir.read_info()?;
     let (weights, selection) = run_dir.load_best()?;
-    let progress: Progress = read_json(&run_dir.root.join("checkpoints/last/progress.json"))?;
+    let progress = run_dir.read_progress()?;
     let results: Option<EvalResults> =
         if run_dir.eval_path().exists() { Some(read_json(&run_dir.eval_path())?) } else { None };
     let name = args.name.unwrap_or_else(|| info.name.clone());

@@ -118,10 +118,15 @@ impl RunDir {
         write_json(&dir.join("progress.json"), progress)
     }
 
+    /// Where training stood after its last completed epoch.
+    pub fn read_progress(&self) -> Result<Progress> {
+        read_json(&self.last().join("progress.json"))
+            .with_context(|| format!("run {} has no completed epoch", self.root.display()))
+    }
+
     pub fn load_last(&self) -> Result<(TrainerState, Progress)> {
         let dir = self.last();
-        let progress: Progress = read_json(&dir.join("progress.json"))
-            .with_context(|| format!("no checkpoint to resume in {}", dir.display()))?;
+        let progress = self.read_progress()?;
         let mut parts = Vec::new();
         for name in WEIGHTS {
             let path = dir.join(name);
