@@ -119,6 +119,8 @@ pub struct ImageReport {
     pub healthy_percentile: f64,
     pub threshold: f32,
     pub anomalous: bool,
+    /// What the model saw after preprocessing: `channels × size × size` in [−1, 1].
+    pub input: Vec<f32>,
     /// `channels × size × size` in [−1, 1].
     pub reconstruction: Vec<f32>,
     /// `size × size` absolute residual.
@@ -134,6 +136,16 @@ pub struct ScoringModel {
 
 impl ScoringModel {
     pub fn from_bytes(card: ModelCard, weights: Vec<u8>, device: &Device) -> Result<Self> {
+        if weights.len() != card.weights_bytes {
+            return Err(LranError::model(
+                &card.weights_file,
+                format!(
+                    "the weights are {} bytes but model.json expects {} (truncated, or from another model?)",
+                    weights.len(),
+                    card.weights_bytes
+                ),
+            ));
+        }
         let generator = load_generator(&card.model, weights, device, &card.name)?;
         Ok(Self { card, generator, device: device.clone().inner() })
     }
@@ -171,12 +183,12 @@ impl ScoringModel {
 
     /// Scores one preprocessed image and returns everything the viewer shows.
     pub fn report(&self, input: &[f32]) -> Result<ImageReport> {
-        Ok(self.to_report(self.detailed(input)?.read()))
+        Ok(self.to_report(input, self.detailed(input)?.read()))
     }
 
     /// [`report`](Self::report) for devices that only read back asynchronously (WebGPU).
     pub async fn report_async(&self, input: &[f32]) -> Result<ImageReport> {
-        Ok(self.to_report(self.detailed(input)?.read_async().await?))
+        Ok(self.to_report(input, self.detailed(input)?.read_async().await?))
     }
 
     fn detailed(&self, input: &[f32]) -> Result<DetailedTensors> {
@@ -189,7 +201,7 @@ impl ScoringModel {
         Ok(DetailedTensors::new(&self.generator, self.batch(input)?))
     }
 
-    fn to_report(&self, detailed: DetailedScores) -> ImageReport {
+    fn to_report(&self, input: &[f32], detailed: DetailedScores) -> ImageReport {
         let calibration = &self.card.calibration.latent;
         let latent_score = detailed.scores.latent[0];
         ImageReport {
@@ -199,6 +211,7 @@ impl ScoringModel {
             healthy_percentile: calibration.percentile_rank(latent_score),
             threshold: calibration.threshold,
             anomalous: calibration.is_anomalous(latent_score),
+            input: input.to_vec(),
             reconstruction: floats(detailed.reconstruction),
             residual: floats(detailed.residual),
         }

@@ -10,10 +10,12 @@
 //! backend natively, WebGPU or CPU in the browser), so the trainer and the page run this code
 //! unchanged.
 
+pub mod colormap;
 pub mod config;
 pub mod data;
 pub mod error;
 pub mod export;
+#[cfg(feature = "train")]
 pub mod loss;
 pub mod metrics;
 pub mod model;

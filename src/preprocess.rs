@@ -47,12 +47,25 @@ pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
     if bytes.is_empty() {
         return Err(LranError::data(name, "the file is empty"));
     }
-    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| LranError::data(name, format!("unreadable: {e}")))?;
-    if reader.format().is_none() {
+    let open = || {
+        ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| LranError::data(name, format!("unreadable: {e}")))
+    };
+    if open()?.format().is_none() {
         return Err(LranError::data(name, "not a PNG or JPEG image"));
     }
+    // The header alone gives the size: refuse huge images before any pixel is allocated.
+    let (width, height) = open()?
+        .into_dimensions()
+        .map_err(|e| LranError::data(name, format!("cannot read the image header: {e}")))?;
+    if width == 0 || height == 0 || width > MAX_DECODED_SIDE || height > MAX_DECODED_SIDE {
+        return Err(LranError::data(
+            name,
+            format!("the image is {width}×{height} pixels; sides from 1 to {MAX_DECODED_SIDE} are accepted"),
+        ));
+    }
+    let mut reader = open()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_DECODED_SIDE);
     limits.max_image_height = Some(MAX_DECODED_SIDE);
@@ -114,5 +127,23 @@ mod tests {
         let message = decode_image("cut.png", &png[..png.len() / 2]).unwrap_err().to_string();
         assert!(message.contains("cut.png") && message.contains("cannot decode"), "{message}");
         assert!(decode_image("ok.png", &png).is_ok());
+    }
+
+    #[test]
+    fn huge_images_are_refused_from_their_header() {
+        // A real PNG header claiming 20000×20000 with no pixel data behind it: the size check
+        // must fire from the header alone, before anything is decoded or allocated.
+        let mut png = Vec::new();
+        DynamicImage::new_luma8(1, 1)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        // IHDR data starts at byte 16: width and height, big-endian; then fix the chunk CRC.
+        png[16..20].copy_from_slice(&20000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&20000u32.to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
+        let message = decode_image("huge.png", &png).unwrap_err().to_string();
+        assert!(message.contains("20000×20000") && message.contains("8192"), "{message}");
     }
 }

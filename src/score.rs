@@ -77,40 +77,54 @@ pub struct DetailedScores {
 }
 
 /// The tensors behind [`DetailedScores`], before they are read back: synchronously natively,
-/// asynchronously where the device demands it (WebGPU in a browser).
+/// asynchronously where the device demands it (WebGPU in a browser). Scores, reconstructions
+/// and residual maps are concatenated on the device so that one read-back — one round trip to
+/// the GPU, which dominates the time of a small model — fetches them all.
 pub struct DetailedTensors {
-    latent: Tensor<1>,
-    pixel: Tensor<1>,
-    reconstruction: Tensor<4>,
-    residual: Tensor<3>,
+    packed: Tensor<1>,
+    batch: usize,
+    channels: usize,
+    size: usize,
 }
 
 impl DetailedTensors {
     pub fn new(generator: &Generator, images: Tensor<4>) -> Self {
+        let [batch, channels, size, _] = images.dims();
         let output = inference_pass(generator, images.clone());
-        Self {
-            latent: latent_score(output.latent, output.reconstructed_latent),
-            pixel: pixel_score(images.clone(), output.reconstruction.clone()),
-            residual: residual_map(images, output.reconstruction.clone()),
-            reconstruction: output.reconstruction,
-        }
+        let latent = latent_score(output.latent, output.reconstructed_latent);
+        let pixel = pixel_score(images.clone(), output.reconstruction.clone());
+        let residual = residual_map(images, output.reconstruction.clone());
+        let packed = Tensor::cat(
+            vec![latent, pixel, output.reconstruction.reshape([batch * channels * size * size]), residual.reshape([batch * size * size])],
+            0,
+        );
+        Self { packed, batch, channels, size }
     }
 
     pub fn read(self) -> DetailedScores {
-        DetailedScores {
-            scores: Scores { latent: to_vec(self.latent), pixel: to_vec(self.pixel) },
-            reconstruction: self.reconstruction.into_data(),
-            residual: self.residual.into_data(),
-        }
+        let (packed, layout) = (self.packed, (self.batch, self.channels, self.size));
+        unpack(floats(packed.into_data()), layout)
     }
 
     pub async fn read_async(self) -> crate::Result<DetailedScores> {
-        let unreadable = |e| crate::LranError::model("device", format!("cannot read results back: {e:?}"));
-        let latent = self.latent.into_data_async().await.map_err(unreadable)?;
-        let pixel = self.pixel.into_data_async().await.map_err(unreadable)?;
-        let reconstruction = self.reconstruction.into_data_async().await.map_err(unreadable)?;
-        let residual = self.residual.into_data_async().await.map_err(unreadable)?;
-        Ok(DetailedScores { scores: Scores { latent: floats(latent), pixel: floats(pixel) }, reconstruction, residual })
+        let (packed, layout) = (self.packed, (self.batch, self.channels, self.size));
+        let data = packed
+            .into_data_async()
+            .await
+            .map_err(|e| crate::LranError::model("device", format!("cannot read results back: {e:?}")))?;
+        Ok(unpack(floats(data), layout))
+    }
+}
+
+/// Splits the packed read-back of [`DetailedTensors`] into its parts.
+fn unpack(mut values: Vec<f32>, (batch, channels, size): (usize, usize, usize)) -> DetailedScores {
+    let residual = values.split_off(2 * batch + batch * channels * size * size);
+    let reconstruction = values.split_off(2 * batch);
+    let pixel = values.split_off(batch);
+    DetailedScores {
+        scores: Scores { latent: values, pixel },
+        reconstruction: TensorData::new(reconstruction, [batch, channels, size, size]),
+        residual: TensorData::new(residual, [batch, size, size]),
     }
 }
 

@@ -56,6 +56,15 @@ fn an_exported_model_scores_exactly_as_the_trainer() {
     assert_eq!(report.anomalous, report.latent_score > loaded.card.calibration.latent.threshold);
     assert_eq!(report.reconstruction.len(), 32 * 32);
     assert_eq!(report.residual.len(), 32 * 32);
+    // The parts of the packed read-back land in their places: the pixel score, each residual
+    // pixel and the input agree with the reconstruction they were computed from.
+    assert!((report.pixel_score - from_export.pixel[0]).abs() <= 1e-6);
+    assert_eq!(report.input, test.image(0));
+    for (i, residual) in report.residual.iter().enumerate() {
+        assert!((residual - (report.input[i] - report.reconstruction[i]).abs()).abs() <= 1e-5, "pixel {i}");
+    }
+    let mean_residual = report.residual.iter().sum::<f32>() / report.residual.len() as f32;
+    assert!((mean_residual - report.pixel_score).abs() <= 1e-5);
     // Trainer-side scoring through the shared helper matches too.
     let again = score_set(&trainer.generator, &test, &trainer.config.model, trainer.device(), 7);
     assert_eq!(again.latent.len(), 40);
@@ -70,10 +79,15 @@ fn broken_exports_are_refused_with_a_reason() {
     let device = Device::flex();
 
     let truncated = weights[..weights.len() / 3].to_vec();
-    let err = ScoringModel::from_bytes(card.clone(), truncated, &device).err().expect("truncated weights").to_string();
+    let err = ScoringModel::from_bytes(card.clone(), truncated.clone(), &device).err().expect("truncated weights").to_string();
+    assert!(err.contains("model.json expects") && err.contains(&weights.len().to_string()), "{err}");
+    // Past the size check (a card that agrees with the cut file), the bytes themselves are refused.
+    let agreeing = |len| ModelCard { weights_bytes: len, ..card.clone() };
+    let err = ScoringModel::from_bytes(agreeing(truncated.len()), truncated, &device).err().unwrap().to_string();
     assert!(err.contains("unreadable weights"), "{err}");
 
-    let err = ScoringModel::from_bytes(card.clone(), b"not weights at all".to_vec(), &device).err().unwrap().to_string();
+    let garbage = b"not weights at all".to_vec();
+    let err = ScoringModel::from_bytes(agreeing(garbage.len()), garbage, &device).err().unwrap().to_string();
     assert!(err.contains("unreadable weights"), "{err}");
 
     let mut wider = card.clone();

@@ -1,4 +1,5 @@
-//! `cargo xtask`: lran's native command line — train, evaluate and export models.
+//! `cargo xtask`: lran's native command line — train, evaluate and export models, and build
+//! and serve the browser page.
 
 mod backend;
 mod datasets;
@@ -6,14 +7,16 @@ mod eval;
 mod export;
 mod provenance;
 mod run;
+mod serve;
 mod train;
+mod web;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Train, evaluate and export lran models", version)]
+#[command(name = "cargo xtask", about = "Train, evaluate and export lran models; build and serve the page", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +30,12 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write a run's selected weights and model.json to models/<name>/ for the page.
     Export(export::ExportArgs),
+    /// Build the browser package (wasm32 + wasm-bindgen + wasm-opt) into www/pkg.
+    Web(web::WebArgs),
+    /// Build the page, then serve it on http://127.0.0.1:8080.
+    Serve(serve::ServeArgs),
+    /// Build the page and write the whole site to dist/ for any static host.
+    Dist(web::DistArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +44,9 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
+        Command::Web(args) => web::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Dist(args) => web::run_dist(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
