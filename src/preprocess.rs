@@ -52,11 +52,12 @@ pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
             .with_guessed_format()
             .map_err(|e| LranError::data(name, format!("unreadable: {e}")))
     };
-    if open()?.format().is_none() {
+    let header = open()?;
+    if header.format().is_none() {
         return Err(LranError::data(name, "not a PNG or JPEG image"));
     }
     // The header alone gives the size: refuse huge images before any pixel is allocated.
-    let (width, height) = open()?
+    let (width, height) = header
         .into_dimensions()
         .map_err(|e| LranError::data(name, format!("cannot read the image header: {e}")))?;
     if width == 0 || height == 0 || width > MAX_DECODED_SIDE || height > MAX_DECODED_SIDE {

@@ -95,8 +95,7 @@ pub fn site_path(root: &Path, url: &str) -> Option<PathBuf> {
     let path = percent_decode(path)?;
     let relative = path.trim_start_matches('/');
     let relative = if relative.is_empty() { "index.html" } else { relative };
-    let mut parts = relative.split('/');
-    let first = parts.next()?;
+    let first = relative.split('/').next()?;
     if !SITE_ENTRIES.contains(&first) || relative.split('/').any(|p| p.is_empty() || p == "." || p == "..") || relative.contains('\\') {
         return None;
     }
