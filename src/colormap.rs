@@ -12,12 +12,39 @@ pub const HEATMAP_MAX: f32 = 1.0;
 /// *inferno* sampled at 33 evenly spaced points (matplotlib's table, rounded to u8); linear
 /// interpolation between them stays within 5/255 of the full 256-entry table.
 const INFERNO: [[u8; 3]; 33] = [
-    [0, 0, 4], [4, 3, 18], [11, 7, 36], [21, 11, 55], [33, 12, 74], [47, 10, 91],
-    [61, 9, 101], [74, 12, 107], [87, 16, 110], [100, 21, 110], [113, 25, 110], [125, 30, 109],
-    [138, 34, 106], [151, 39, 102], [163, 44, 97], [176, 49, 91], [188, 55, 84], [199, 62, 76],
-    [210, 70, 68], [219, 80, 59], [228, 90, 49], [235, 102, 40], [241, 115, 29], [246, 128, 19],
-    [249, 142, 9], [251, 157, 7], [252, 172, 17], [251, 188, 33], [249, 203, 53], [245, 219, 76],
-    [242, 234, 105], [243, 246, 138], [252, 255, 164],
+    [0, 0, 4],
+    [4, 3, 18],
+    [11, 7, 36],
+    [21, 11, 55],
+    [33, 12, 74],
+    [47, 10, 91],
+    [61, 9, 101],
+    [74, 12, 107],
+    [87, 16, 110],
+    [100, 21, 110],
+    [113, 25, 110],
+    [125, 30, 109],
+    [138, 34, 106],
+    [151, 39, 102],
+    [163, 44, 97],
+    [176, 49, 91],
+    [188, 55, 84],
+    [199, 62, 76],
+    [210, 70, 68],
+    [219, 80, 59],
+    [228, 90, 49],
+    [235, 102, 40],
+    [241, 115, 29],
+    [246, 128, 19],
+    [249, 142, 9],
+    [251, 157, 7],
+    [252, 172, 17],
+    [251, 188, 33],
+    [249, 203, 53],
+    [245, 219, 76],
+    [242, 234, 105],
+    [243, 246, 138],
+    [252, 255, 164],
 ];
 
 /// The inferno colour of `t` in [0, 1] (clamped; NaN reads as 0).
@@ -32,7 +59,11 @@ pub fn inferno(t: f32) -> [u8; 3] {
 
 /// Values in [0, `max`] → RGBA pixels (row-major), opaque.
 pub fn heatmap_rgba(values: &[f32], max: f32) -> Vec<u8> {
-    let scale = if max > 0.0 && max.is_finite() { 1.0 / max } else { 1.0 };
+    let scale = if max > 0.0 && max.is_finite() {
+        1.0 / max
+    } else {
+        1.0
+    };
     values
         .iter()
         .flat_map(|&v| {
@@ -49,10 +80,14 @@ pub fn image_rgba(values: &[f32], channels: usize, size: usize) -> Result<Vec<u8
     if channels == 0 || plane == 0 || values.len() != channels * plane {
         return Err(LranError::data(
             "image",
-            format!("{} values are not a {channels}×{size}×{size} image", values.len()),
+            format!(
+                "{} values are not a {channels}×{size}×{size} image",
+                values.len()
+            ),
         ));
     }
-    let intensity = |v: f32| crate::preprocess::model_to_intensity(if v.is_nan() { -1.0 } else { v });
+    let intensity =
+        |v: f32| crate::preprocess::model_to_intensity(if v.is_nan() { -1.0 } else { v });
     Ok((0..plane)
         .flat_map(|i| {
             let [r, g, b] = if channels >= 3 {
@@ -83,7 +118,10 @@ mod tests {
         let mut previous = -1.0;
         for i in 0..=256 {
             let l = lightness(inferno(i as f32 / 256.0));
-            assert!(l >= previous - 0.5, "lightness falls at {i}: {previous} → {l}");
+            assert!(
+                l >= previous - 0.5,
+                "lightness falls at {i}: {previous} → {l}"
+            );
             previous = l;
         }
     }
@@ -100,7 +138,12 @@ mod tests {
     #[test]
     fn images_render_as_gray_or_rgb() {
         let gray = image_rgba(&[-1.0, 1.0, 0.0, f32::NAN], 1, 2).unwrap();
-        assert_eq!(gray, vec![0, 0, 0, 255, 255, 255, 255, 255, 128, 128, 128, 255, 0, 0, 0, 255]);
+        assert_eq!(
+            gray,
+            vec![
+                0, 0, 0, 255, 255, 255, 255, 255, 128, 128, 128, 255, 0, 0, 0, 255
+            ]
+        );
         let rgb = image_rgba(&[1.0, -1.0, -1.0], 3, 1).unwrap();
         assert_eq!(rgb, vec![255, 0, 0, 255]);
         assert!(image_rgba(&[0.0; 5], 1, 2).is_err());

@@ -22,12 +22,22 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// GANomaly's MNIST network (isize 32, nz 100, ngf = ndf = 64).
     pub fn paper(channels: usize) -> Self {
-        Self { image_size: 32, channels, latent_dim: 100, base_width: 64 }
+        Self {
+            image_size: 32,
+            channels,
+            latent_dim: 100,
+            base_width: 64,
+        }
     }
 
     /// A small network that trains an epoch of one MNIST class in minutes on two CPU cores.
     pub fn tiny(channels: usize) -> Self {
-        Self { image_size: 32, channels, latent_dim: 32, base_width: 16 }
+        Self {
+            image_size: 32,
+            channels,
+            latent_dim: 32,
+            base_width: 16,
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -79,7 +89,10 @@ pub struct LossTerm {
 
 impl LossTerm {
     pub const fn on(weight: f32) -> Self {
-        Self { weight, enabled: true }
+        Self {
+            weight,
+            enabled: true,
+        }
     }
 
     /// The factor the term enters the loss with: 0 when switched off.
@@ -148,7 +161,10 @@ mod tests {
     #[test]
     fn halvings_reach_four_by_four() {
         for (size, halvings) in [(32, 3), (64, 4), (128, 5)] {
-            let config = ModelConfig { image_size: size, ..ModelConfig::tiny(1) };
+            let config = ModelConfig {
+                image_size: size,
+                ..ModelConfig::tiny(1)
+            };
             assert_eq!(config.halvings(), halvings);
             assert_eq!(size >> config.halvings(), 4);
         }
@@ -156,10 +172,25 @@ mod tests {
 
     #[test]
     fn unsupported_shapes_are_refused_with_a_reason() {
-        let bad_size = ModelConfig { image_size: 48, ..ModelConfig::tiny(1) };
-        assert!(bad_size.validate().unwrap_err().to_string().contains("image size 48"));
+        let bad_size = ModelConfig {
+            image_size: 48,
+            ..ModelConfig::tiny(1)
+        };
+        assert!(
+            bad_size
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("image size 48")
+        );
         let bad_channels = ModelConfig::tiny(5);
-        assert!(bad_channels.validate().unwrap_err().to_string().contains("5 image channels"));
+        assert!(
+            bad_channels
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("5 image channels")
+        );
         assert!(ModelConfig::paper(3).validate().is_ok());
     }
 

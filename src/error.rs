@@ -12,10 +12,16 @@ pub enum LranError {
     Config(String),
     /// Input data that is not what it claims to be (truncated, wrong magic, wrong counts...).
     #[error("{source_name}: {problem}")]
-    Data { source_name: String, problem: String },
+    Data {
+        source_name: String,
+        problem: String,
+    },
     /// Weights or a model description that do not fit together.
     #[error("model {source_name}: {problem}")]
-    Model { source_name: String, problem: String },
+    Model {
+        source_name: String,
+        problem: String,
+    },
     /// Training diverged (NaN or exploding losses).
     #[error("training stopped: {0}")]
     Diverged(String),
@@ -27,10 +33,16 @@ impl LranError {
     }
 
     pub fn data(source_name: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::Data { source_name: source_name.into(), problem: problem.into() }
+        Self::Data {
+            source_name: source_name.into(),
+            problem: problem.into(),
+        }
     }
 
     pub fn model(source_name: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self::Model { source_name: source_name.into(), problem: problem.into() }
+        Self::Model {
+            source_name: source_name.into(),
+            problem: problem.into(),
+        }
     }
 }

@@ -59,6 +59,10 @@ pub struct ModelCard {
     /// Test-set results written at export time (AUCs etc.), as the evaluator wrote them.
     #[serde(default)]
     pub results: Option<serde_json::Value>,
+    /// Brain models: how a volume becomes slices (modalities as channels, slice settings), so
+    /// the page cuts uploaded volumes exactly as training did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brain_input: Option<crate::data::brain::BrainInput>,
     /// Weights file name and size in bytes.
     pub weights_file: String,
     pub weights_bytes: usize,
@@ -71,10 +75,15 @@ impl ModelCard {
         if card.format != MODEL_CARD_FORMAT {
             return Err(LranError::model(
                 name,
-                format!("model.json format {:?} is not {MODEL_CARD_FORMAT:?}", card.format),
+                format!(
+                    "model.json format {:?} is not {MODEL_CARD_FORMAT:?}",
+                    card.format
+                ),
             ));
         }
-        card.model.validate().map_err(|e| LranError::model(name, e.to_string()))?;
+        card.model
+            .validate()
+            .map_err(|e| LranError::model(name, e.to_string()))?;
         Ok(card)
     }
 }
@@ -82,6 +91,8 @@ impl ModelCard {
 /// The preprocessing every export states (see [`crate::preprocess`]).
 pub const PREPROCESSING: &str =
     "grayscale (luminance) or RGB, bilinear resize to image_size, intensity/127.5 - 1";
+/// Brain models' preprocessing (lran::data::brain).
+pub const BRAIN_PREPROCESSING: &str = "NIfTI reoriented to RAS, axial slices (radiological view); brain mask; z-score inside the brain clipped at ±z_clip and scaled to [-1, 1], -1 outside; crop to the brain box with a margin, padded square in mm, area-averaged resize to image_size";
 
 /// Generator weights as burnpack bytes.
 pub fn generator_bytes(generator: &Generator) -> Result<Vec<u8>> {
@@ -103,7 +114,12 @@ pub(crate) fn load_weights<M: Module>(module: M, bytes: Vec<u8>, what: &str) -> 
 }
 
 /// A generator with `bytes` loaded, on `device` without autodiff, in inference mode.
-pub fn load_generator(config: &ModelConfig, bytes: Vec<u8>, device: &Device, name: &str) -> Result<Generator> {
+pub fn load_generator(
+    config: &ModelConfig,
+    bytes: Vec<u8>,
+    device: &Device,
+    name: &str,
+) -> Result<Generator> {
     let device = device.clone().inner();
     Ok(load_weights(Generator::new(config, &device), bytes, name)?.valid())
 }
@@ -147,13 +163,21 @@ impl ScoringModel {
             ));
         }
         let generator = load_generator(&card.model, weights, device, &card.name)?;
-        Ok(Self { card, generator, device: device.clone().inner() })
+        Ok(Self {
+            card,
+            generator,
+            device: device.clone().inner(),
+        })
     }
 
     /// Wraps an in-memory generator (the trainer's), as an export of it would load.
     pub fn from_generator(card: ModelCard, generator: &Generator, device: &Device) -> Self {
         let device = device.clone().inner();
-        Self { card, generator: generator.valid().to_device(&device), device }
+        Self {
+            card,
+            generator: generator.valid().to_device(&device),
+            device,
+        }
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -166,14 +190,28 @@ impl ScoringModel {
         if inputs.is_empty() || inputs.len() % len != 0 {
             return Err(LranError::data(
                 "input",
-                format!("{} values are not a whole number of {len}-value images", inputs.len()),
+                format!(
+                    "{} values are not a whole number of {len}-value images",
+                    inputs.len()
+                ),
             ));
         }
         if inputs.iter().any(|v| !v.is_finite()) {
-            return Err(LranError::data("input", "the image holds NaN or infinite values"));
+            return Err(LranError::data(
+                "input",
+                "the image holds NaN or infinite values",
+            ));
         }
-        let shape = [inputs.len() / len, config.channels, config.image_size, config.image_size];
-        Ok(Tensor::from_data(TensorData::new(inputs.to_vec(), shape), &self.device))
+        let shape = [
+            inputs.len() / len,
+            config.channels,
+            config.image_size,
+            config.image_size,
+        ];
+        Ok(Tensor::from_data(
+            TensorData::new(inputs.to_vec(), shape),
+            &self.device,
+        ))
     }
 
     /// Scores preprocessed images (`n × channels × size × size`, flattened).
@@ -195,7 +233,11 @@ impl ScoringModel {
         if input.len() != self.config().pixels() {
             return Err(LranError::data(
                 "input",
-                format!("{} values, the model takes {}", input.len(), self.config().pixels()),
+                format!(
+                    "{} values, the model takes {}",
+                    input.len(),
+                    self.config().pixels()
+                ),
             ));
         }
         Ok(DetailedTensors::new(&self.generator, self.batch(input)?))

@@ -27,6 +27,6 @@ pub mod train;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
+pub use burn;
 pub use config::{LossConfig, LossTerm, ModelConfig};
 pub use error::{LranError, Result};
-pub use burn;

@@ -107,7 +107,13 @@ impl GeneratorLoss {
             + adversarial.clone() * weights.adversarial.factor()
             + latent.clone() * weights.latent.factor()
             + low_rank.clone() * weights.low_rank.factor();
-        Ok(Self { reconstruction, adversarial, latent, low_rank, total })
+        Ok(Self {
+            reconstruction,
+            adversarial,
+            latent,
+            low_rank,
+            total,
+        })
     }
 }
 
@@ -138,13 +144,22 @@ mod tests {
     fn bce_with_logits_matches_the_textbook_formula_and_survives_large_logits() {
         let logits = [-3.0f32, 0.0, 2.5];
         let t = Tensor::<1>::from_data(TensorData::new(logits.to_vec(), [3]), &Device::flex());
-        let expected_real: f32 =
-            logits.iter().map(|&l| -(1.0 / (1.0 + (-l).exp())).ln()).sum::<f32>() / 3.0;
-        let expected_fake: f32 =
-            logits.iter().map(|&l| -(1.0 - 1.0 / (1.0 + (-l).exp())).ln()).sum::<f32>() / 3.0;
+        let expected_real: f32 = logits
+            .iter()
+            .map(|&l| -(1.0 / (1.0 + (-l).exp())).ln())
+            .sum::<f32>()
+            / 3.0;
+        let expected_fake: f32 = logits
+            .iter()
+            .map(|&l| -(1.0 - 1.0 / (1.0 + (-l).exp())).ln())
+            .sum::<f32>()
+            / 3.0;
         assert!((scalar(bce_with_logits(t.clone(), 1.0)) - expected_real).abs() < 1e-5);
         assert!((scalar(bce_with_logits(t, 0.0)) - expected_fake).abs() < 1e-5);
-        let huge = Tensor::<1>::from_data(TensorData::new(vec![-500.0f32, 500.0], [2]), &Device::flex());
+        let huge = Tensor::<1>::from_data(
+            TensorData::new(vec![-500.0f32, 500.0], [2]),
+            &Device::flex(),
+        );
         let value = scalar(bce_with_logits(huge, 1.0));
         assert!(value.is_finite() && (value - 250.0).abs() < 1e-3, "{value}");
     }

@@ -61,7 +61,11 @@ pub fn roc_curve(scores: &[f32], anomalous: &[bool]) -> Result<Vec<RocPoint>> {
     while i < order.len() {
         let threshold = scores[order[i]];
         while i < order.len() && scores[order[i]] == threshold {
-            if anomalous[order[i]] { tp += 1.0 } else { fp += 1.0 }
+            if anomalous[order[i]] {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
             i += 1;
         }
         points.push(RocPoint {
@@ -79,7 +83,9 @@ pub fn thin_curve(points: &[RocPoint], max_points: usize) -> Vec<RocPoint> {
         return points.to_vec();
     }
     let step = (points.len() - 1) as f64 / (max_points - 1) as f64;
-    (0..max_points).map(|k| points[((k as f64 * step).round() as usize).min(points.len() - 1)]).collect()
+    (0..max_points)
+        .map(|k| points[((k as f64 * step).round() as usize).min(points.len() - 1)])
+        .collect()
 }
 
 fn check_inputs(scores: &[f32], anomalous: &[bool]) -> Result<()> {
@@ -145,10 +151,16 @@ const REFERENCE_SIZE: usize = 512;
 impl Calibration {
     pub fn from_healthy(scores: &[f32], threshold_percentile: f64) -> Result<Self> {
         if scores.is_empty() {
-            return Err(LranError::data("calibration", "no healthy validation scores"));
+            return Err(LranError::data(
+                "calibration",
+                "no healthy validation scores",
+            ));
         }
         if scores.iter().any(|s| !s.is_finite()) {
-            return Err(LranError::data("calibration", "a healthy validation score is not finite"));
+            return Err(LranError::data(
+                "calibration",
+                "a healthy validation score is not finite",
+            ));
         }
         if !(0.0..=100.0).contains(&threshold_percentile) {
             return Err(LranError::config(format!(
@@ -159,7 +171,11 @@ impl Calibration {
         sorted.sort_by(f32::total_cmp);
         let n = sorted.len() as f64;
         let mean = sorted.iter().map(|&s| s as f64).sum::<f64>() / n;
-        let var = sorted.iter().map(|&s| (s as f64 - mean).powi(2)).sum::<f64>() / n;
+        let var = sorted
+            .iter()
+            .map(|&s| (s as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
         let reference = if sorted.len() <= REFERENCE_SIZE {
             sorted.clone()
         } else {
@@ -173,7 +189,10 @@ impl Calibration {
             max: sorted[sorted.len() - 1],
             mean: mean as f32,
             std: var.sqrt() as f32,
-            percentiles: REPORTED_PERCENTILES.iter().map(|&q| (q, percentile(&sorted, q))).collect(),
+            percentiles: REPORTED_PERCENTILES
+                .iter()
+                .map(|&q| (q, percentile(&sorted, q)))
+                .collect(),
             threshold: percentile(&sorted, threshold_percentile),
             threshold_percentile,
             reference,
@@ -184,7 +203,11 @@ impl Calibration {
     /// (values outside [0, 1] are outside the healthy range).
     pub fn normalise(&self, score: f32) -> f32 {
         let span = self.max - self.min;
-        if span > 0.0 { (score - self.min) / span } else { score - self.min }
+        if span > 0.0 {
+            (score - self.min) / span
+        } else {
+            score - self.min
+        }
     }
 
     /// Percent of healthy validation images scoring below `score`.
@@ -230,9 +253,15 @@ mod tests {
     #[test]
     fn ties_count_one_half() {
         // All tied: every pair is a tie, AUC 0.5.
-        assert_eq!(roc_auc(&[1.0; 5], &[false, true, false, true, true]).unwrap(), 0.5);
+        assert_eq!(
+            roc_auc(&[1.0; 5], &[false, true, false, true, true]).unwrap(),
+            0.5
+        );
         // Normal {0.2, 0.5}, anomalous {0.5, 0.9}: pairs 0.5>0.2 ✓, 0.5=0.5 ½, 0.9 ✓ ✓ → 3.5/4.
-        assert_eq!(roc_auc(&[0.2, 0.5, 0.5, 0.9], &[false, false, true, true]).unwrap(), 0.875);
+        assert_eq!(
+            roc_auc(&[0.2, 0.5, 0.5, 0.9], &[false, false, true, true]).unwrap(),
+            0.875
+        );
     }
 
     #[test]
@@ -250,7 +279,10 @@ mod tests {
             .sum();
         assert!((area - roc_auc(&scores, &labels).unwrap()).abs() < 1e-12);
         let last = curve.last().unwrap();
-        assert_eq!((last.false_positive_rate, last.true_positive_rate), (1.0, 1.0));
+        assert_eq!(
+            (last.false_positive_rate, last.true_positive_rate),
+            (1.0, 1.0)
+        );
     }
 
     #[test]

@@ -12,13 +12,20 @@ use crate::config::ModelConfig;
 
 /// DCGAN initialisation (Radford et al.): N(0, 0.02) for convolutions…
 fn conv_init() -> Initializer {
-    Initializer::Normal { mean: 0.0, std: 0.02 }
+    Initializer::Normal {
+        mean: 0.0,
+        std: 0.02,
+    }
 }
 
 /// …and N(1, 0.02) for BatchNorm scales (shifts start at 0).
 fn batch_norm(features: usize, device: &Device) -> BatchNorm {
     let mut norm = BatchNormConfig::new(features).init(device);
-    norm.gamma = Initializer::Normal { mean: 1.0, std: 0.02 }.init([features], device);
+    norm.gamma = Initializer::Normal {
+        mean: 1.0,
+        std: 0.02,
+    }
+    .init([features], device);
     norm
 }
 
@@ -26,7 +33,9 @@ fn batch_norm(features: usize, device: &Device) -> BatchNorm {
 fn conv4(input: usize, output: usize, stride: usize, padding: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([input, output], [4, 4])
         .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+        .with_padding(PaddingConfig2d::Explicit(
+            padding, padding, padding, padding,
+        ))
         .with_bias(false)
         .with_initializer(conv_init())
         .init(device)
@@ -78,7 +87,10 @@ impl DcganEncoder {
     pub fn new(config: &ModelConfig, out_channels: usize, device: &Device) -> Self {
         let mut blocks = Vec::with_capacity(config.halvings());
         let mut width = config.base_width;
-        blocks.push(DownBlock { conv: conv4(config.channels, width, 2, 1, device), norm: None });
+        blocks.push(DownBlock {
+            conv: conv4(config.channels, width, 2, 1, device),
+            norm: None,
+        });
         for _ in 1..config.halvings() {
             blocks.push(DownBlock {
                 conv: conv4(width, width * 2, 2, 1, device),
@@ -86,7 +98,10 @@ impl DcganEncoder {
             });
             width *= 2;
         }
-        Self { blocks, head: conv4(width, out_channels, 1, 0, device) }
+        Self {
+            blocks,
+            head: conv4(width, out_channels, 1, 0, device),
+        }
     }
 
     /// The 4×4 feature map before the head: the discriminator's penultimate features.
@@ -140,13 +155,20 @@ impl DcganDecoder {
             width /= 2;
         }
         let head = conv_transpose4(width, config.channels, 2, 1, device);
-        Self { stem, blocks, head, latent_dim: config.latent_dim }
+        Self {
+            stem,
+            blocks,
+            head,
+            latent_dim: config.latent_dim,
+        }
     }
 
     /// `[batch, latent]` → `[batch, channels, size, size]`.
     pub fn forward(&self, latent: Tensor<2>) -> Tensor<4> {
         let [batch, _] = latent.dims();
-        let x = self.stem.forward(latent.reshape([batch, self.latent_dim, 1, 1]));
+        let x = self
+            .stem
+            .forward(latent.reshape([batch, self.latent_dim, 1, 1]));
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         tanh(self.head.forward(x))
     }
@@ -185,7 +207,11 @@ impl Generator {
         let latent = self.encoder.forward(images);
         let reconstruction = self.decoder.forward(latent.clone());
         let reconstructed_latent = self.auxiliary_encoder.forward(reconstruction.clone());
-        GeneratorOutput { reconstruction, latent, reconstructed_latent }
+        GeneratorOutput {
+            reconstruction,
+            latent,
+            reconstructed_latent,
+        }
     }
 }
 
@@ -207,7 +233,9 @@ pub struct Discriminator {
 
 impl Discriminator {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
-        Self { body: DcganEncoder::new(config, 1, device) }
+        Self {
+            body: DcganEncoder::new(config, 1, device),
+        }
     }
 
     pub fn forward(&self, images: Tensor<4>) -> DiscriminatorOutput {
@@ -227,7 +255,10 @@ mod tests {
 
     fn moments(v: &[f32]) -> (f32, f32) {
         let mean = v.iter().sum::<f32>() / v.len() as f32;
-        (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt())
+        (
+            mean,
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt(),
+        )
     }
 
     /// DCGAN initialisation: convolutions N(0, 0.02), BatchNorm scales N(1, 0.02), shifts 0.
@@ -253,11 +284,22 @@ mod tests {
             beta.extend(values(block.norm.beta.val()));
         }
         conv.extend(values(generator.decoder.head.weight.val()));
-        assert!(conv.len() > 1_000_000 && gamma.len() > 500, "{} {}", conv.len(), gamma.len());
+        assert!(
+            conv.len() > 1_000_000 && gamma.len() > 500,
+            "{} {}",
+            conv.len(),
+            gamma.len()
+        );
         let (conv_mean, conv_std) = moments(&conv);
         let (gamma_mean, gamma_std) = moments(&gamma);
-        assert!(conv_mean.abs() < 1e-3 && (conv_std - 0.02).abs() < 5e-4, "conv {conv_mean} {conv_std}");
-        assert!((gamma_mean - 1.0).abs() < 5e-3 && (gamma_std - 0.02).abs() < 3e-3, "gamma {gamma_mean} {gamma_std}");
+        assert!(
+            conv_mean.abs() < 1e-3 && (conv_std - 0.02).abs() < 5e-4,
+            "conv {conv_mean} {conv_std}"
+        );
+        assert!(
+            (gamma_mean - 1.0).abs() < 5e-3 && (gamma_std - 0.02).abs() < 3e-3,
+            "gamma {gamma_mean} {gamma_std}"
+        );
         assert!(beta.iter().all(|&b| b == 0.0));
         // No bias anywhere: BatchNorm's shift (or nothing, before the latent) plays its part.
         assert!(generator.encoder.head.bias.is_none() && generator.decoder.head.bias.is_none());

@@ -23,11 +23,19 @@ pub fn model_to_intensity(value: f32) -> u8 {
 /// A grayscale image (`height × width` u8, row-major) → model input `channels × size × size`
 /// in [−1, 1]: bilinear resize to the model size (as torchvision's `Resize` in GANomaly), the
 /// gray plane repeated over the channels.
-pub fn gray_to_input(pixels: &[u8], width: usize, height: usize, config: &ModelConfig) -> Result<Vec<f32>> {
+pub fn gray_to_input(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    config: &ModelConfig,
+) -> Result<Vec<f32>> {
     if width == 0 || height == 0 || pixels.len() != width * height {
         return Err(LranError::data(
             "image",
-            format!("{} pixels do not make a {width}×{height} image", pixels.len()),
+            format!(
+                "{} pixels do not make a {width}×{height} image",
+                pixels.len()
+            ),
         ));
     }
     let gray = GrayImage::from_raw(width as u32, height as u32, pixels.to_vec())
@@ -38,8 +46,48 @@ pub fn gray_to_input(pixels: &[u8], width: usize, height: usize, config: &ModelC
     } else {
         image::imageops::resize(&gray, size, size, FilterType::Triangle)
     };
-    let plane: Vec<f32> = resized.as_raw().iter().map(|&v| intensity_to_model(v)).collect();
+    let plane: Vec<f32> = resized
+        .as_raw()
+        .iter()
+        .map(|&v| intensity_to_model(v))
+        .collect();
     Ok(plane.repeat(config.channels))
+}
+
+/// A dataset image (`channels × height × width` u8 planes, 1 = gray or 3 = RGB) → model input,
+/// by exactly the path an uploaded PNG of it takes in the page ([`image_to_input`]).
+pub fn planes_to_input(
+    pixels: &[u8],
+    channels: usize,
+    width: usize,
+    height: usize,
+    config: &ModelConfig,
+) -> Result<Vec<f32>> {
+    match channels {
+        1 => gray_to_input(pixels, width, height, config),
+        3 => {
+            let plane = width * height;
+            if width == 0 || height == 0 || pixels.len() != 3 * plane {
+                return Err(LranError::data(
+                    "image",
+                    format!(
+                        "{} values do not make a 3×{height}×{width} image",
+                        pixels.len()
+                    ),
+                ));
+            }
+            let interleaved: Vec<u8> = (0..plane)
+                .flat_map(|i| [pixels[i], pixels[plane + i], pixels[2 * plane + i]])
+                .collect();
+            let rgb = image::RgbImage::from_raw(width as u32, height as u32, interleaved)
+                .expect("length checked above");
+            image_to_input(&DynamicImage::ImageRgb8(rgb), config)
+        }
+        other => Err(LranError::data(
+            "image",
+            format!("{other} channels: only gray (1) and RGB (3) images are supported"),
+        )),
+    }
 }
 
 /// Decodes PNG or JPEG bytes with size limits; errors say what the bytes were not.
@@ -63,7 +111,9 @@ pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
     if width == 0 || height == 0 || width > MAX_DECODED_SIDE || height > MAX_DECODED_SIDE {
         return Err(LranError::data(
             name,
-            format!("the image is {width}×{height} pixels; sides from 1 to {MAX_DECODED_SIDE} are accepted"),
+            format!(
+                "the image is {width}×{height} pixels; sides from 1 to {MAX_DECODED_SIDE} are accepted"
+            ),
         ));
     }
     let mut reader = open()?;
@@ -72,7 +122,9 @@ pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
     limits.max_image_height = Some(MAX_DECODED_SIDE);
     limits.max_alloc = Some(512 * 1024 * 1024);
     reader.limits(limits);
-    reader.decode().map_err(|e| LranError::data(name, format!("cannot decode image: {e}")))
+    reader
+        .decode()
+        .map_err(|e| LranError::data(name, format!("cannot decode image: {e}")))
 }
 
 /// A decoded image → model input. One-channel models see luminance; multi-channel models see
@@ -80,7 +132,12 @@ pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
 pub fn image_to_input(image: &DynamicImage, config: &ModelConfig) -> Result<Vec<f32>> {
     if config.channels == 1 || !image.color().has_color() {
         let gray = image.to_luma8();
-        return gray_to_input(gray.as_raw(), gray.width() as usize, gray.height() as usize, config);
+        return gray_to_input(
+            gray.as_raw(),
+            gray.width() as usize,
+            gray.height() as usize,
+            config,
+        );
     }
     let rgba = image.to_rgba8();
     let size = config.image_size as u32;
@@ -110,7 +167,10 @@ mod tests {
 
     #[test]
     fn gray_images_are_resized_and_repeated_over_channels() {
-        let config = ModelConfig { channels: 3, ..ModelConfig::tiny(1) };
+        let config = ModelConfig {
+            channels: 3,
+            ..ModelConfig::tiny(1)
+        };
         let input = gray_to_input(&[255; 28 * 28], 28, 28, &config).unwrap();
         assert_eq!(input.len(), 3 * 32 * 32);
         assert!(input.iter().all(|&v| (v - 1.0).abs() < 1e-6));
@@ -119,14 +179,24 @@ mod tests {
 
     #[test]
     fn non_images_are_refused_with_a_message() {
-        let message = decode_image("notes.txt", b"hello, not an image").unwrap_err().to_string();
-        assert!(message.contains("notes.txt") && message.contains("not a PNG or JPEG"), "{message}");
+        let message = decode_image("notes.txt", b"hello, not an image")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("notes.txt") && message.contains("not a PNG or JPEG"),
+            "{message}"
+        );
         let mut png = Vec::new();
         DynamicImage::new_luma8(4, 4)
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .unwrap();
-        let message = decode_image("cut.png", &png[..png.len() / 2]).unwrap_err().to_string();
-        assert!(message.contains("cut.png") && message.contains("cannot decode"), "{message}");
+        let message = decode_image("cut.png", &png[..png.len() / 2])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("cut.png") && message.contains("cannot decode"),
+            "{message}"
+        );
         assert!(decode_image("ok.png", &png).is_ok());
     }
 
@@ -145,6 +215,9 @@ mod tests {
         crc.update(&png[12..29]);
         png[29..33].copy_from_slice(&crc.sum().to_be_bytes());
         let message = decode_image("huge.png", &png).unwrap_err().to_string();
-        assert!(message.contains("20000×20000") && message.contains("8192"), "{message}");
+        assert!(
+            message.contains("20000×20000") && message.contains("8192"),
+            "{message}"
+        );
     }
 }

@@ -10,12 +10,19 @@ use crate::model::{Generator, GeneratorOutput};
 
 /// Per image: mean over the latent of (z − ẑ)².
 pub fn latent_score(latent: Tensor<2>, reconstructed_latent: Tensor<2>) -> Tensor<1> {
-    (latent - reconstructed_latent).square().mean_dim(1).flatten(0, 1)
+    (latent - reconstructed_latent)
+        .square()
+        .mean_dim(1)
+        .flatten(0, 1)
 }
 
 /// Per image: mean absolute residual over pixels and channels.
 pub fn pixel_score(images: Tensor<4>, reconstruction: Tensor<4>) -> Tensor<1> {
-    (images - reconstruction).abs().flatten::<2>(1, 3).mean_dim(1).flatten(0, 1)
+    (images - reconstruction)
+        .abs()
+        .flatten::<2>(1, 3)
+        .mean_dim(1)
+        .flatten(0, 1)
 }
 
 /// Per pixel: absolute residual averaged over channels, `[batch, height, width]`.
@@ -47,7 +54,9 @@ impl Scores {
 
 /// Host values of read-back float data, whatever float type the device used.
 pub fn floats(data: TensorData) -> Vec<f32> {
-    data.convert::<f32>().try_to_vec::<f32>().expect("float data converts to f32")
+    data.convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("float data converts to f32")
 }
 
 fn to_vec(tensor: Tensor<1>) -> Vec<f32> {
@@ -95,10 +104,22 @@ impl DetailedTensors {
         let pixel = pixel_score(images.clone(), output.reconstruction.clone());
         let residual = residual_map(images, output.reconstruction.clone());
         let packed = Tensor::cat(
-            vec![latent, pixel, output.reconstruction.reshape([batch * channels * size * size]), residual.reshape([batch * size * size])],
+            vec![
+                latent,
+                pixel,
+                output
+                    .reconstruction
+                    .reshape([batch * channels * size * size]),
+                residual.reshape([batch * size * size]),
+            ],
             0,
         );
-        Self { packed, batch, channels, size }
+        Self {
+            packed,
+            batch,
+            channels,
+            size,
+        }
     }
 
     pub fn read(self) -> DetailedScores {
@@ -108,10 +129,9 @@ impl DetailedTensors {
 
     pub async fn read_async(self) -> crate::Result<DetailedScores> {
         let (packed, layout) = (self.packed, (self.batch, self.channels, self.size));
-        let data = packed
-            .into_data_async()
-            .await
-            .map_err(|e| crate::LranError::model("device", format!("cannot read results back: {e:?}")))?;
+        let data = packed.into_data_async().await.map_err(|e| {
+            crate::LranError::model("device", format!("cannot read results back: {e:?}"))
+        })?;
         Ok(unpack(floats(data), layout))
     }
 }
@@ -122,7 +142,10 @@ fn unpack(mut values: Vec<f32>, (batch, channels, size): (usize, usize, usize)) 
     let reconstruction = values.split_off(2 * batch);
     let pixel = values.split_off(batch);
     DetailedScores {
-        scores: Scores { latent: values, pixel },
+        scores: Scores {
+            latent: values,
+            pixel,
+        },
         reconstruction: TensorData::new(reconstruction, [batch, channels, size, size]),
         residual: TensorData::new(residual, [batch, size, size]),
     }

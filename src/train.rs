@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{LossConfig, ModelConfig};
 use crate::data::ImageSet;
 use crate::error::{LranError, Result};
-use crate::loss::{GeneratorLoss, discriminator_bce};
 use crate::export::load_weights;
+use crate::loss::{GeneratorLoss, discriminator_bce};
 use crate::metrics::roc_auc;
 use crate::model::{Discriminator, Generator};
 use crate::rng::SplitMix64;
@@ -55,8 +55,12 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         self.losses.validate()?;
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0) {
-            return Err(LranError::config(format!("learning rate {} is not in (0, 1)", self.learning_rate)));
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0)
+        {
+            return Err(LranError::config(format!(
+                "learning rate {} is not in (0, 1)",
+                self.learning_rate
+            )));
         }
         if self.batch_size < 2 {
             return Err(LranError::config(
@@ -67,7 +71,11 @@ impl TrainConfig {
     }
 
     fn adam(&self) -> ModuleOptimizer {
-        AdamConfig::new().with_beta_1(self.beta1).with_beta_2(self.beta2).with_epsilon(1e-8).init()
+        AdamConfig::new()
+            .with_beta_1(self.beta1)
+            .with_beta_2(self.beta2)
+            .with_epsilon(1e-8)
+            .init()
     }
 }
 
@@ -163,28 +171,47 @@ impl Trainer {
     pub fn restore(config: TrainConfig, device: &Device, state: TrainerState) -> Result<Self> {
         let mut trainer = Self::new(config, device)?;
         trainer.generator = load_weights(trainer.generator, state.generator, "generator")?;
-        trainer.discriminator = load_weights(trainer.discriminator, state.discriminator, "discriminator")?;
+        trainer.discriminator =
+            load_weights(trainer.discriminator, state.discriminator, "discriminator")?;
         trainer.generator_optimizer = trainer
             .generator_optimizer
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(state.generator_optimizer))
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(
+                state.generator_optimizer,
+            ))
             .map_err(|e| LranError::model("generator optimiser state", format!("{e}")))?;
         trainer.discriminator_optimizer = trainer
             .discriminator_optimizer
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(state.discriminator_optimizer))
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(
+                state.discriminator_optimizer,
+            ))
             .map_err(|e| LranError::model("discriminator optimiser state", format!("{e}")))?;
         trainer.steps = state.steps;
         Ok(trainer)
     }
 
     pub fn state(&self) -> Result<TrainerState> {
-        let bytes = |r: std::result::Result<burn::tensor::Bytes, burn::store::RecordError>, what: &str| {
-            r.map(|b| b.to_vec()).map_err(|e| LranError::model(what, format!("cannot serialise: {e}")))
+        let bytes = |r: std::result::Result<burn::tensor::Bytes, burn::store::RecordError>,
+                     what: &str| {
+            r.map(|b| b.to_vec())
+                .map_err(|e| LranError::model(what, format!("cannot serialise: {e}")))
         };
         Ok(TrainerState {
-            generator: bytes(self.generator.clone().into_record().into_bytes(), "generator")?,
-            discriminator: bytes(self.discriminator.clone().into_record().into_bytes(), "discriminator")?,
-            generator_optimizer: bytes(self.generator_optimizer.into_bytes(), "generator optimiser")?,
-            discriminator_optimizer: bytes(self.discriminator_optimizer.into_bytes(), "discriminator optimiser")?,
+            generator: bytes(
+                self.generator.clone().into_record().into_bytes(),
+                "generator",
+            )?,
+            discriminator: bytes(
+                self.discriminator.clone().into_record().into_bytes(),
+                "discriminator",
+            )?,
+            generator_optimizer: bytes(
+                self.generator_optimizer.into_bytes(),
+                "generator optimiser",
+            )?,
+            discriminator_optimizer: bytes(
+                self.discriminator_optimizer.into_bytes(),
+                "discriminator optimiser",
+            )?,
             steps: self.steps,
         })
     }
@@ -215,7 +242,9 @@ impl Trainer {
             0,
         );
         let grads = GradientsParams::from_grads(loss.total.backward(), &self.generator);
-        self.generator = self.generator_optimizer.step(lr, self.generator.clone(), grads);
+        self.generator = self
+            .generator_optimizer
+            .step(lr, self.generator.clone(), grads);
 
         // Discriminator: real = 1, reconstruction (detached) = 0. Without the adversarial term
         // the discriminator has no influence, so it is not trained.
@@ -225,7 +254,9 @@ impl Trainer {
             let loss = discriminator_bce(&real, &fake);
             let value = loss.clone().inner();
             let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
-            self.discriminator = self.discriminator_optimizer.step(lr, self.discriminator.clone(), grads);
+            self.discriminator =
+                self.discriminator_optimizer
+                    .step(lr, self.discriminator.clone(), grads);
             value
         } else {
             Tensor::zeros([1], &self.device.clone().inner())
@@ -286,7 +317,13 @@ impl Trainer {
 
     /// Latent and pixel scores of every image in `set`, BatchNorm in inference mode.
     pub fn score(&self, set: &ImageSet) -> Scores {
-        score_set(&self.generator, set, &self.config.model, &self.device, self.config.batch_size.max(64))
+        score_set(
+            &self.generator,
+            set,
+            &self.config.model,
+            &self.device,
+            self.config.batch_size.max(64),
+        )
     }
 }
 
@@ -316,5 +353,8 @@ pub struct Evaluation {
 }
 
 pub fn evaluate(scores: &Scores, anomalous: &[bool]) -> Result<Evaluation> {
-    Ok(Evaluation { latent_auc: roc_auc(&scores.latent, anomalous)?, pixel_auc: roc_auc(&scores.pixel, anomalous)? })
+    Ok(Evaluation {
+        latent_auc: roc_auc(&scores.latent, anomalous)?,
+        pixel_auc: roc_auc(&scores.pixel, anomalous)?,
+    })
 }

@@ -47,14 +47,22 @@ pub struct Scorer {
 impl Scorer {
     /// Loads `model.json` text and the weights bytes. With `prefer_gpu`, WebGPU is tried first
     /// and the CPU is the fallback when the browser offers no adapter.
-    pub async fn load(model_json: String, weights: Vec<u8>, prefer_gpu: bool) -> Result<Scorer, JsError> {
+    pub async fn load(
+        model_json: String,
+        weights: Vec<u8>,
+        prefer_gpu: bool,
+    ) -> Result<Scorer, JsError> {
         let card = ModelCard::from_json("model.json", &model_json).map_err(js_error)?;
         let (device, backend, gpu) = match prefer_gpu {
             true => webgpu_or_cpu().await,
             false => (Device::flex(), "CPU (WebAssembly)".to_string(), false),
         };
         let model = ScoringModel::from_bytes(card, weights, &device).map_err(js_error)?;
-        Ok(Scorer { model, backend, gpu })
+        Ok(Scorer {
+            model,
+            backend,
+            gpu,
+        })
     }
 
     /// Which backend scores, for people: "WebGPU" or "CPU (WebAssembly…)".
@@ -89,7 +97,11 @@ impl Scorer {
     /// kernels, so the timings a visitor sees afterwards are warm.
     pub async fn warm_up(&self) -> Result<(), JsError> {
         let input = vec![0.0; self.model.config().pixels()];
-        self.model.report_async(&input).await.map(|_| ()).map_err(js_error)
+        self.model
+            .report_async(&input)
+            .await
+            .map(|_| ())
+            .map_err(js_error)
     }
 
     /// Scores PNG or JPEG bytes: latent and pixel scores, normalised score, percentile among
@@ -105,15 +117,27 @@ impl Scorer {
 #[cfg(feature = "webgpu")]
 async fn webgpu_or_cpu() -> (Device, String, bool) {
     use burn::tensor::wgpu::WgpuBackend;
-    match Device::wgpu_options().graphics_api(WgpuBackend::WebGpu).init_async().await {
+    match Device::wgpu_options()
+        .graphics_api(WgpuBackend::WebGpu)
+        .init_async()
+        .await
+    {
         Ok(device) => (device, "WebGPU".to_string(), true),
-        Err(error) => (Device::flex(), format!("CPU (WebAssembly; WebGPU unavailable: {error})"), false),
+        Err(error) => (
+            Device::flex(),
+            format!("CPU (WebAssembly; WebGPU unavailable: {error})"),
+            false,
+        ),
     }
 }
 
 #[cfg(not(feature = "webgpu"))]
 async fn webgpu_or_cpu() -> (Device, String, bool) {
-    (Device::flex(), "CPU (WebAssembly; this build has no WebGPU)".to_string(), false)
+    (
+        Device::flex(),
+        "CPU (WebAssembly; this build has no WebGPU)".to_string(),
+        false,
+    )
 }
 
 /// A model-range image (`channels × size × size`) as RGBA bytes for an `ImageData`.

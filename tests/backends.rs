@@ -11,7 +11,9 @@ use lran::burn::tensor::{Device, Tensor};
 use lran::train::{StepLosses, TrainConfig, Trainer};
 
 fn wgpu_device() -> Option<Device> {
-    let device = std::panic::catch_unwind(|| Device::wgpu_options().init()).ok()?.ok()?;
+    let device = std::panic::catch_unwind(|| Device::wgpu_options().init())
+        .ok()?
+        .ok()?;
     let name = std::panic::catch_unwind(|| device.identity()).ok()??.name;
     eprintln!("wgpu adapter: {name}");
     Some(device)
@@ -36,7 +38,9 @@ fn wgpu_training_steps_agree_with_the_cpu_backend() {
         if std::env::var("LRAN_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
             panic!("LRAN_REQUIRE_WGPU=1 but no wgpu adapter was found");
         }
-        eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers to run this gate on a CPU)");
+        eprintln!(
+            "skipped: no wgpu adapter (install mesa-vulkan-drivers to run this gate on a CPU)"
+        );
         return;
     };
     let cpu = Device::flex();
@@ -50,8 +54,12 @@ fn wgpu_training_steps_agree_with_the_cpu_backend() {
     let steps = 4;
     for step in 0..steps {
         let indices: Vec<usize> = (step * 16..(step + 1) * 16).collect();
-        let a: StepLosses = on_cpu.step(split.train.batch(&indices, &config, &cpu)).unwrap();
-        let b: StepLosses = on_gpu.step(split.train.batch(&indices, &config, &gpu)).unwrap();
+        let a: StepLosses = on_cpu
+            .step(split.train.batch(&indices, &config, &cpu))
+            .unwrap();
+        let b: StepLosses = on_gpu
+            .step(split.train.batch(&indices, &config, &gpu))
+            .unwrap();
         for (name, x, y) in [
             ("generator", a.generator, b.generator),
             ("reconstruction", a.reconstruction, b.reconstruction),
@@ -59,7 +67,10 @@ fn wgpu_training_steps_agree_with_the_cpu_backend() {
             ("low-rank", a.low_rank, b.low_rank),
             ("discriminator", a.discriminator, b.discriminator),
         ] {
-            assert!(close(x, y, 2e-3), "step {step}: {name} loss flex {x} vs wgpu {y}");
+            assert!(
+                close(x, y, 2e-3),
+                "step {step}: {name} loss flex {x} vs wgpu {y}"
+            );
         }
     }
     let mut cpu_sum = Checksum(0.0);
@@ -68,5 +79,10 @@ fn wgpu_training_steps_agree_with_the_cpu_backend() {
     on_gpu.generator.visit(&mut gpu_sum);
     assert!(cpu_sum.0 > 1.0, "the checksum visited no weights");
     let relative = (cpu_sum.0 - gpu_sum.0).abs() / cpu_sum.0;
-    assert!(relative < 1e-4, "generator weight checksum flex {} vs wgpu {} (relative {relative:e})", cpu_sum.0, gpu_sum.0);
+    assert!(
+        relative < 1e-4,
+        "generator weight checksum flex {} vs wgpu {} (relative {relative:e})",
+        cpu_sum.0,
+        gpu_sum.0
+    );
 }

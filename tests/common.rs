@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use lran::ModelConfig;
 use lran::data::idx::LabelledImages;
-use lran::data::{ImageSet, OneClassSplit};
+use lran::data::{ImageSet, Protocol, Split};
 
 /// The MNIST sample embedded in xtask (real digits, committed with the repository).
 pub fn mnist_sample() -> (LabelledImages, LabelledImages) {
@@ -28,9 +28,18 @@ pub fn mnist_sample() -> (LabelledImages, LabelledImages) {
     (train, test)
 }
 
-pub fn sample_split(normal_class: u8, config: &ModelConfig) -> OneClassSplit {
+pub fn sample_split(normal_class: u8, config: &ModelConfig) -> Split {
     let (train, test) = mnist_sample();
-    OneClassSplit::new(&train, &test, normal_class, 0.1, 0, config).unwrap()
+    Split::labelled_classes(
+        &train,
+        &test,
+        normal_class,
+        Protocol::OneClass,
+        0.1,
+        0,
+        config,
+    )
+    .unwrap()
 }
 
 /// The first `n` images of a set.

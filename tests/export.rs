@@ -4,17 +4,22 @@ mod common;
 
 use lran::ModelConfig;
 use lran::burn::tensor::Device;
-use lran::export::{ModelCard, Provenance, ScoringModel, generator_bytes, MODEL_CARD_FORMAT, PREPROCESSING, WEIGHTS_FILE};
+use lran::export::{
+    MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, Provenance, ScoringModel, WEIGHTS_FILE,
+    generator_bytes,
+};
 use lran::metrics::ScoreCalibration;
 use lran::train::{TrainConfig, Trainer, score_set};
 
-fn trained() -> (Trainer, lran::data::OneClassSplit) {
+fn trained() -> (Trainer, lran::data::Split) {
     let config = ModelConfig::tiny(1);
     let split = common::sample_split(4, &config);
     let mut train_config = TrainConfig::new(config);
     train_config.batch_size = 32;
     let mut trainer = Trainer::new(train_config, &Device::flex()).unwrap();
-    trainer.train_epoch(&common::head(&split.train, 96), 0, |_| {}).unwrap();
+    trainer
+        .train_epoch(&common::head(&split.train, 96), 0, |_| {})
+        .unwrap();
     (trainer, split)
 }
 
@@ -28,6 +33,7 @@ fn card(trainer: &Trainer, calibration: ScoreCalibration, weights: usize) -> Mod
         calibration,
         provenance: Provenance::default(),
         results: None,
+        brain_input: None,
         weights_file: WEIGHTS_FILE.into(),
         weights_bytes: weights,
     }
@@ -38,22 +44,41 @@ fn an_exported_model_scores_exactly_as_the_trainer() {
     let (trainer, split) = trained();
     let test = common::head(&split.test, 40);
     let from_trainer = trainer.score(&test);
-    let calibration = ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
+    let calibration =
+        ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
 
     let weights = generator_bytes(&trainer.generator).unwrap();
     let card = card(&trainer, calibration, weights.len());
     let json = serde_json::to_string(&card).unwrap();
-    let loaded = ScoringModel::from_bytes(ModelCard::from_json("model.json", &json).unwrap(), weights, &Device::flex()).unwrap();
+    let loaded = ScoringModel::from_bytes(
+        ModelCard::from_json("model.json", &json).unwrap(),
+        weights,
+        &Device::flex(),
+    )
+    .unwrap();
     let from_export = loaded.score(&test.data).unwrap();
     assert_eq!(from_export.len(), 40);
     for i in 0..40 {
-        assert!((from_export.latent[i] - from_trainer.latent[i]).abs() <= 1e-6 * from_trainer.latent[i].abs().max(1e-3), "image {i}");
-        assert!((from_export.pixel[i] - from_trainer.pixel[i]).abs() <= 1e-6, "image {i}");
+        assert!(
+            (from_export.latent[i] - from_trainer.latent[i]).abs()
+                <= 1e-6 * from_trainer.latent[i].abs().max(1e-3),
+            "image {i}"
+        );
+        assert!(
+            (from_export.pixel[i] - from_trainer.pixel[i]).abs() <= 1e-6,
+            "image {i}"
+        );
     }
     // The single-image report agrees with the batch scores and with the calibration.
     let report = loaded.report(test.image(0)).unwrap();
-    assert!((report.latent_score - from_export.latent[0]).abs() <= 1e-6 * from_export.latent[0].abs().max(1e-3));
-    assert_eq!(report.anomalous, report.latent_score > loaded.card.calibration.latent.threshold);
+    assert!(
+        (report.latent_score - from_export.latent[0]).abs()
+            <= 1e-6 * from_export.latent[0].abs().max(1e-3)
+    );
+    assert_eq!(
+        report.anomalous,
+        report.latent_score > loaded.card.calibration.latent.threshold
+    );
     assert_eq!(report.reconstruction.len(), 32 * 32);
     assert_eq!(report.residual.len(), 32 * 32);
     // The parts of the packed read-back land in their places: the pixel score, each residual
@@ -61,41 +86,71 @@ fn an_exported_model_scores_exactly_as_the_trainer() {
     assert!((report.pixel_score - from_export.pixel[0]).abs() <= 1e-6);
     assert_eq!(report.input, test.image(0));
     for (i, residual) in report.residual.iter().enumerate() {
-        assert!((residual - (report.input[i] - report.reconstruction[i]).abs()).abs() <= 1e-5, "pixel {i}");
+        assert!(
+            (residual - (report.input[i] - report.reconstruction[i]).abs()).abs() <= 1e-5,
+            "pixel {i}"
+        );
     }
     let mean_residual = report.residual.iter().sum::<f32>() / report.residual.len() as f32;
     assert!((mean_residual - report.pixel_score).abs() <= 1e-5);
     // Trainer-side scoring through the shared helper matches too.
-    let again = score_set(&trainer.generator, &test, &trainer.config.model, trainer.device(), 7);
+    let again = score_set(
+        &trainer.generator,
+        &test,
+        &trainer.config.model,
+        trainer.device(),
+        7,
+    );
     assert_eq!(again.latent.len(), 40);
 }
 
 #[test]
 fn broken_exports_are_refused_with_a_reason() {
     let (trainer, split) = trained();
-    let calibration = ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
+    let calibration =
+        ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
     let weights = generator_bytes(&trainer.generator).unwrap();
     let card = card(&trainer, calibration, weights.len());
     let device = Device::flex();
 
     let truncated = weights[..weights.len() / 3].to_vec();
-    let err = ScoringModel::from_bytes(card.clone(), truncated.clone(), &device).err().expect("truncated weights").to_string();
-    assert!(err.contains("model.json expects") && err.contains(&weights.len().to_string()), "{err}");
+    let err = ScoringModel::from_bytes(card.clone(), truncated.clone(), &device)
+        .err()
+        .expect("truncated weights")
+        .to_string();
+    assert!(
+        err.contains("model.json expects") && err.contains(&weights.len().to_string()),
+        "{err}"
+    );
     // Past the size check (a card that agrees with the cut file), the bytes themselves are refused.
-    let agreeing = |len| ModelCard { weights_bytes: len, ..card.clone() };
-    let err = ScoringModel::from_bytes(agreeing(truncated.len()), truncated, &device).err().unwrap().to_string();
+    let agreeing = |len| ModelCard {
+        weights_bytes: len,
+        ..card.clone()
+    };
+    let err = ScoringModel::from_bytes(agreeing(truncated.len()), truncated, &device)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("unreadable weights"), "{err}");
 
     let garbage = b"not weights at all".to_vec();
-    let err = ScoringModel::from_bytes(agreeing(garbage.len()), garbage, &device).err().unwrap().to_string();
+    let err = ScoringModel::from_bytes(agreeing(garbage.len()), garbage, &device)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("unreadable weights"), "{err}");
 
     let mut wider = card.clone();
     wider.model.base_width *= 2;
-    let err = ScoringModel::from_bytes(wider, weights.clone(), &device).err().expect("shape mismatch").to_string();
+    let err = ScoringModel::from_bytes(wider, weights.clone(), &device)
+        .err()
+        .expect("shape mismatch")
+        .to_string();
     assert!(err.contains("do not fit"), "{err}");
 
-    let err = ModelCard::from_json("model.json", "{\"format\": 3}").unwrap_err().to_string();
+    let err = ModelCard::from_json("model.json", "{\"format\": 3}")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("model.json is not valid"), "{err}");
 
     let loaded = ScoringModel::from_bytes(card, weights, &device).unwrap();

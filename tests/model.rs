@@ -7,8 +7,16 @@ use lran::model::{Discriminator, Generator};
 
 fn random_images(config: &ModelConfig, batch: usize, device: &Device) -> Tensor<4> {
     let n = batch * config.pixels();
-    let values: Vec<f32> = (0..n).map(|i| ((i * 7919 % 255) as f32 / 127.5) - 1.0).collect();
-    Tensor::from_data(TensorData::new(values, [batch, config.channels, config.image_size, config.image_size]), device)
+    let values: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 % 255) as f32 / 127.5) - 1.0)
+        .collect();
+    Tensor::from_data(
+        TensorData::new(
+            values,
+            [batch, config.channels, config.image_size, config.image_size],
+        ),
+        device,
+    )
 }
 
 #[test]
@@ -16,10 +24,20 @@ fn generator_and_discriminator_shapes_for_every_supported_size_and_channel_count
     let device = Device::flex();
     for image_size in [32, 64, 128] {
         for channels in [1, 3, 4] {
-            let config = ModelConfig { image_size, channels, latent_dim: 20, base_width: 4 };
+            let config = ModelConfig {
+                image_size,
+                channels,
+                latent_dim: 20,
+                base_width: 4,
+            };
             let images = random_images(&config, 3, &device);
-            let out = Generator::new(&config, &device).valid().forward(images.clone());
-            assert_eq!(out.reconstruction.dims(), [3, channels, image_size, image_size]);
+            let out = Generator::new(&config, &device)
+                .valid()
+                .forward(images.clone());
+            assert_eq!(
+                out.reconstruction.dims(),
+                [3, channels, image_size, image_size]
+            );
             assert_eq!(out.latent.dims(), [3, 20]);
             assert_eq!(out.reconstructed_latent.dims(), [3, 20]);
             let width_at_4x4 = 4 << (config.halvings() - 1);
@@ -39,10 +57,23 @@ fn auxiliary_encoder_has_its_own_weights() {
     let config = ModelConfig::tiny(1);
     let generator = Generator::new(&config, &device).valid();
     let images = random_images(&config, 2, &device);
-    let z: Vec<f32> = generator.encoder.forward(images.clone()).into_data().try_to_vec::<f32>().unwrap();
-    let z_aux: Vec<f32> = generator.auxiliary_encoder.forward(images).into_data().try_to_vec::<f32>().unwrap();
+    let z: Vec<f32> = generator
+        .encoder
+        .forward(images.clone())
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let z_aux: Vec<f32> = generator
+        .auxiliary_encoder
+        .forward(images)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
     assert_eq!(z.len(), z_aux.len());
-    assert!(z.iter().zip(&z_aux).any(|(a, b)| (a - b).abs() > 1e-4), "E and E' share weights");
+    assert!(
+        z.iter().zip(&z_aux).any(|(a, b)| (a - b).abs() > 1e-4),
+        "E and E' share weights"
+    );
 }
 
 /// Scoring runs BatchNorm in inference mode: an image's score does not depend on its batch.
@@ -54,6 +85,8 @@ fn scores_do_not_depend_on_the_rest_of_the_batch() {
     let images = random_images(&config, 4, &device);
     let together = lran::score::score_batch(&generator, images.clone());
     let alone = lran::score::score_batch(&generator, images.slice([0..1]));
-    assert!((together.latent[0] - alone.latent[0]).abs() < 1e-5 * together.latent[0].abs().max(1.0));
+    assert!(
+        (together.latent[0] - alone.latent[0]).abs() < 1e-5 * together.latent[0].abs().max(1.0)
+    );
     assert!((together.pixel[0] - alone.pixel[0]).abs() < 1e-5);
 }

@@ -7,13 +7,19 @@ use lran::rng::SplitMix64;
 
 fn random_matrix(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
     let mut rng = SplitMix64::new(seed);
-    (0..rows * cols).map(|_| (rng.below(2001) as f32 - 1000.0) / 500.0).collect()
+    (0..rows * cols)
+        .map(|_| (rng.below(2001) as f32 - 1000.0) / 500.0)
+        .collect()
 }
 
 /// Hestenes' one-sided Jacobi SVD: rotate column pairs until all are orthogonal; the column
 /// norms are then the singular values. Works on the tall orientation of the matrix.
 fn jacobi_nuclear_norm(values: &[f32], rows: usize, cols: usize) -> f64 {
-    let (m, n, at) = if rows >= cols { (rows, cols, false) } else { (cols, rows, true) };
+    let (m, n, at) = if rows >= cols {
+        (rows, cols, false)
+    } else {
+        (cols, rows, true)
+    };
     // columns[j][i] = A[i][j] of the tall matrix
     let mut columns: Vec<Vec<f64>> = (0..n)
         .map(|j| (0..m).map(|i| if at { values[j * cols + i] } else { values[i * cols + j] } as f64).collect())
@@ -44,7 +50,10 @@ fn jacobi_nuclear_norm(values: &[f32], rows: usize, cols: usize) -> f64 {
             break;
         }
     }
-    columns.iter().map(|c| c.iter().map(|x| x * x).sum::<f64>().sqrt()).sum()
+    columns
+        .iter()
+        .map(|c| c.iter().map(|x| x * x).sum::<f64>().sqrt())
+        .sum()
 }
 
 fn value(values: &[f32], rows: usize, cols: usize, device: &Device) -> f32 {
@@ -60,11 +69,17 @@ fn equals_the_sum_of_singular_values_of_an_independent_svd() {
         let values = random_matrix(rows, cols, seed);
         let ours = value(&values, rows, cols, &device) as f64;
         let reference = jacobi_nuclear_norm(&values, rows, cols);
-        assert!((ours - reference).abs() < 1e-4 * reference, "{rows}×{cols}: {ours} vs {reference}");
+        assert!(
+            (ours - reference).abs() < 1e-4 * reference,
+            "{rows}×{cols}: {ours} vs {reference}"
+        );
     }
     // Rank one: u vᵀ has a single singular value ‖u‖·‖v‖.
     let (u, v) = ([1.0f32, 2.0, 2.0], [3.0f32, 4.0]);
-    let outer: Vec<f32> = u.iter().flat_map(|a| v.iter().map(move |b| a * b)).collect();
+    let outer: Vec<f32> = u
+        .iter()
+        .flat_map(|a| v.iter().map(move |b| a * b))
+        .collect();
     assert!((value(&outer, 3, 2, &device) - 15.0).abs() < 1e-4);
 }
 
@@ -73,9 +88,15 @@ fn gradient_matches_finite_differences() {
     let device = Device::flex().autodiff();
     let (rows, cols) = (6, 4);
     let values = random_matrix(rows, cols, 11);
-    let z = Tensor::<2>::from_data(TensorData::new(values.clone(), [rows, cols]), &device).require_grad();
+    let z = Tensor::<2>::from_data(TensorData::new(values.clone(), [rows, cols]), &device)
+        .require_grad();
     let grads = nuclear_norm(z.clone()).unwrap().backward();
-    let analytic: Vec<f32> = z.grad(&grads).expect("gradient of Z").into_data().try_to_vec::<f32>().unwrap();
+    let analytic: Vec<f32> = z
+        .grad(&grads)
+        .expect("gradient of Z")
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
 
     let host = Device::flex();
     let eps = 1e-2f32;
@@ -84,8 +105,13 @@ fn gradient_matches_finite_differences() {
         let mut minus = values.clone();
         plus[i] += eps;
         minus[i] -= eps;
-        let numeric = (value(&plus, rows, cols, &host) - value(&minus, rows, cols, &host)) / (2.0 * eps);
-        assert!((numeric - analytic[i]).abs() < 2e-3, "entry {i}: finite difference {numeric}, autodiff {}", analytic[i]);
+        let numeric =
+            (value(&plus, rows, cols, &host) - value(&minus, rows, cols, &host)) / (2.0 * eps);
+        assert!(
+            (numeric - analytic[i]).abs() < 2e-3,
+            "entry {i}: finite difference {numeric}, autodiff {}",
+            analytic[i]
+        );
     }
     // And the gradient is not trivially zero.
     assert!(analytic.iter().map(|g| g.abs()).sum::<f32>() > 0.5);

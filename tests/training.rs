@@ -17,15 +17,28 @@ fn a_short_run_on_real_digits_lowers_the_generator_loss() {
     let train = common::head(&split.train, 320);
     let mut history = Vec::new();
     for epoch in 0..4 {
-        trainer.train_epoch(&train, epoch, |losses| history.push(*losses)).unwrap();
+        trainer
+            .train_epoch(&train, epoch, |losses| history.push(*losses))
+            .unwrap();
     }
     assert_eq!(history.len(), 40);
-    let mean = |slice: &[lran::train::StepLosses]| slice.iter().map(|l| l.generator).sum::<f32>() / slice.len() as f32;
+    let mean = |slice: &[lran::train::StepLosses]| {
+        slice.iter().map(|l| l.generator).sum::<f32>() / slice.len() as f32
+    };
     let (first, last) = (mean(&history[..5]), mean(&history[35..]));
-    assert!(last < 0.6 * first, "generator loss went from {first} to {last}");
-    let rec = |slice: &[lran::train::StepLosses]| slice.iter().map(|l| l.reconstruction).sum::<f32>() / slice.len() as f32;
+    assert!(
+        last < 0.6 * first,
+        "generator loss went from {first} to {last}"
+    );
+    let rec = |slice: &[lran::train::StepLosses]| {
+        slice.iter().map(|l| l.reconstruction).sum::<f32>() / slice.len() as f32
+    };
     assert!(rec(&history[35..]) < 0.6 * rec(&history[..5]));
-    assert!(history.iter().all(|l| l.low_rank > 0.0 && l.discriminator > 0.0));
+    assert!(
+        history
+            .iter()
+            .all(|l| l.low_rank > 0.0 && l.discriminator > 0.0)
+    );
 }
 
 #[test]
@@ -58,6 +71,12 @@ fn a_diverging_run_stops_with_a_message() {
     train_config.losses.reconstruction.weight = 1e9;
     let mut trainer = Trainer::new(train_config, &Device::flex()).unwrap();
     let train = common::head(&split.train, 32);
-    let error = trainer.train_epoch(&train, 0, |_| {}).unwrap_err().to_string();
-    assert!(error.contains("training stopped") && error.contains("exploded"), "{error}");
+    let error = trainer
+        .train_epoch(&train, 0, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("training stopped") && error.contains("exploded"),
+        "{error}"
+    );
 }

@@ -1,13 +1,20 @@
 //! Datasets as the model sees them: preprocessed images with anomaly labels, and the paper's
-//! one-class protocol.
+//! one-class protocol; readers of the formats they come in (IDX, CIFAR-10 batches, NIfTI) and
+//! the brain slice pipeline.
 
+pub mod brain;
+pub mod cifar;
 pub mod idx;
+pub mod lesion;
+pub mod nifti;
+pub mod volume;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use crate::config::ModelConfig;
 use crate::error::{LranError, Result};
-use crate::preprocess::gray_to_input;
+use crate::preprocess::planes_to_input;
 use crate::rng::SplitMix64;
 use idx::LabelledImages;
 
@@ -20,11 +27,16 @@ pub struct ImageSet {
     pub anomalous: Vec<bool>,
     /// Original class of each image (for per-class reports), when the dataset has classes.
     pub classes: Vec<u8>,
+    /// Where each image came from (e.g. `TCGA-DU-7294:z77`), for per-image reports; may be empty.
+    pub names: Vec<String>,
 }
 
 impl ImageSet {
     pub fn new(config: &ModelConfig) -> Self {
-        Self { image_len: config.pixels(), ..Default::default() }
+        Self {
+            image_len: config.pixels(),
+            ..Default::default()
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -36,10 +48,21 @@ impl ImageSet {
     }
 
     pub fn push(&mut self, image: Vec<f32>, anomalous: bool, class: u8) {
-        assert_eq!(image.len(), self.image_len, "image length differs from the set's");
+        assert_eq!(
+            image.len(),
+            self.image_len,
+            "image length differs from the set's"
+        );
         self.data.extend(image);
         self.anomalous.push(anomalous);
         self.classes.push(class);
+        self.names.push(String::new());
+    }
+
+    /// [`push`](Self::push) with the image's origin.
+    pub fn push_named(&mut self, image: Vec<f32>, anomalous: bool, class: u8, name: String) {
+        self.push(image, anomalous, class);
+        *self.names.last_mut().expect("just pushed") = name;
     }
 
     /// Keeps the first `count` images.
@@ -48,6 +71,7 @@ impl ImageSet {
         self.data.truncate(count * self.image_len);
         self.anomalous.truncate(count);
         self.classes.truncate(count);
+        self.names.truncate(count);
     }
 
     pub fn image(&self, index: usize) -> &[f32] {
@@ -60,65 +84,109 @@ impl ImageSet {
         for &i in indices {
             values.extend_from_slice(self.image(i));
         }
-        let shape = [indices.len(), config.channels, config.image_size, config.image_size];
+        let shape = [
+            indices.len(),
+            config.channels,
+            config.image_size,
+            config.image_size,
+        ];
         Tensor::from_data(TensorData::new(values, shape), device)
     }
 }
 
-/// The paper's one-class protocol on a labelled dataset: train on the normal class only (less
-/// a held-out healthy validation part), test on the whole test split with the other classes
-/// anomalous.
-#[derive(Debug, Clone)]
-pub struct OneClassSplit {
-    pub normal_class: u8,
-    pub train: ImageSet,
-    /// Normal training images held out for checkpoint choice and calibration.
-    pub validation: ImageSet,
-    pub test: ImageSet,
+/// Which classes are normal in a ten-class benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// The paper's: class k is normal, the other nine are anomalous.
+    #[default]
+    OneClass,
+    /// GANomaly's leave-one-class-out: class k is anomalous, the other nine are normal.
+    LeaveOneOut,
 }
 
-impl OneClassSplit {
-    pub fn new(
+impl Protocol {
+    pub fn is_normal(self, class: u8, chosen: u8) -> bool {
+        match self {
+            Protocol::OneClass => class == chosen,
+            Protocol::LeaveOneOut => class != chosen,
+        }
+    }
+}
+
+/// Training data (normal only), healthy validation data held out of it for checkpoint choice
+/// and calibration, and a labelled test set.
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub train: ImageSet,
+    /// Normal images held out for checkpoint choice and calibration.
+    pub validation: ImageSet,
+    pub test: ImageSet,
+    /// Validation images with synthetic lesions (anomalous) beside the same images untouched
+    /// (normal): a check on healthy data alone, always reported as synthetic.
+    pub synthetic: Option<ImageSet>,
+    /// Test images left out of every AUC (slices with a few tumour voxels), for the report.
+    pub excluded: usize,
+}
+
+impl Split {
+    /// A ten-class benchmark under `protocol` with `class` the chosen class: training images of
+    /// the normal classes (less a held-out validation part) for training, the whole test split
+    /// for testing.
+    pub fn labelled_classes(
         train: &LabelledImages,
         test: &LabelledImages,
-        normal_class: u8,
+        class: u8,
+        protocol: Protocol,
         validation_fraction: f64,
         seed: u64,
         config: &ModelConfig,
     ) -> Result<Self> {
-        if normal_class > 9 {
-            return Err(LranError::config(format!("normal class {normal_class} is outside 0–9")));
+        if class > 9 {
+            return Err(LranError::config(format!("class {class} is outside 0–9")));
         }
         if !(0.0..1.0).contains(&validation_fraction) {
             return Err(LranError::config(format!(
                 "validation fraction {validation_fraction} must be in [0, 1)"
             )));
         }
-        let mut normal: Vec<usize> = (0..train.len()).filter(|&i| train.labels[i] == normal_class).collect();
+        let mut normal: Vec<usize> = (0..train.len())
+            .filter(|&i| protocol.is_normal(train.labels[i], class))
+            .collect();
         SplitMix64::new(seed).shuffle(&mut normal);
         let held_out = ((normal.len() as f64) * validation_fraction).round() as usize;
-        if normal.len() < 2 || (validation_fraction > 0.0 && held_out == 0) || held_out >= normal.len() {
+        if normal.len() < 2
+            || (validation_fraction > 0.0 && held_out == 0)
+            || held_out >= normal.len()
+        {
             return Err(LranError::config(format!(
-                "class {normal_class} has {} training images: too few to train and validate",
+                "{} normal training images under {protocol:?} with class {class}: too few to train and validate",
                 normal.len()
             )));
         }
-        let convert = |images: &LabelledImages, indices: &[usize], normal_class: u8| -> Result<ImageSet> {
+        let convert = |images: &LabelledImages, indices: &[usize]| -> Result<ImageSet> {
             let mut set = ImageSet::new(config);
             for &i in indices {
-                let input = gray_to_input(images.image(i), images.width, images.height, config)?;
-                let class = images.labels[i];
-                set.push(input, class != normal_class, class);
+                let input = planes_to_input(
+                    images.image(i),
+                    images.channels,
+                    images.width,
+                    images.height,
+                    config,
+                )?;
+                let label = images.labels[i];
+                set.push(input, !protocol.is_normal(label, class), label);
             }
             Ok(set)
         };
         let (validation_indices, train_indices) = normal.split_at(held_out);
         let test_indices: Vec<usize> = (0..test.len()).collect();
         Ok(Self {
-            normal_class,
-            train: convert(train, train_indices, normal_class)?,
-            validation: convert(train, validation_indices, normal_class)?,
-            test: convert(test, &test_indices, normal_class)?,
+            train: convert(train, train_indices)?,
+            validation: convert(train, validation_indices)?,
+            test: convert(test, &test_indices)?,
+            synthetic: None,
+            excluded: 0,
         })
     }
 }

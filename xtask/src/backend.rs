@@ -1,8 +1,8 @@
 //! `--backend`: which burn device trains and scores.
 
 use anyhow::{Context, Result, bail};
-use lran::burn::tensor::Device;
 use clap::ValueEnum;
+use lran::burn::tensor::Device;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
@@ -35,8 +35,13 @@ pub fn select(backend: Backend) -> Result<SelectedDevice> {
 }
 
 fn cpu() -> SelectedDevice {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    SelectedDevice { device: Device::flex(), description: format!("flex (CPU, {threads} threads)") }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    SelectedDevice {
+        device: Device::flex(),
+        description: format!("flex (CPU, {threads} threads)"),
+    }
 }
 
 /// The default wgpu adapter, and whether it is hardware (a card rather than a rasterizer).
@@ -47,8 +52,16 @@ fn wgpu() -> Result<(SelectedDevice, bool)> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let identity = std::panic::catch_unwind(|| device.identity())
         .map_err(|_| anyhow::anyhow!("the wgpu adapter failed to open"))?;
-    let Some(identity) = identity else { bail!("the wgpu device reports no adapter") };
+    let Some(identity) = identity else {
+        bail!("the wgpu device reports no adapter")
+    };
     let hardware = identity.physical.is_some();
     let kind = if hardware { "" } else { ", software" };
-    Ok((SelectedDevice { device, description: format!("wgpu: {}{kind}", identity.name) }, hardware))
+    Ok((
+        SelectedDevice {
+            device,
+            description: format!("wgpu: {}{kind}", identity.name),
+        },
+        hardware,
+    ))
 }

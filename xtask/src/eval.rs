@@ -5,13 +5,14 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
-use lran::data::OneClassSplit;
+use lran::data::{ImageSet, Split};
 use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
 use lran::train::{evaluate, score_set};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend};
-use crate::datasets;
+use crate::data::brain::CaseSummary;
+use crate::data::{self, DatasetSpec};
 use crate::provenance::{commit, now_unix, write_json};
 use crate::run::{RunDir, RunInfo};
 
@@ -38,7 +39,8 @@ pub struct EvalResults {
     pub trained_with_commit: String,
     pub dataset: String,
     pub data_files: Vec<(String, String)>,
-    pub normal_class: u8,
+    /// The data and how it was split (class and protocol, folders, slice settings).
+    pub data: DatasetSpec,
     pub seed: u64,
     pub epochs: u64,
     pub selected_epoch: u64,
@@ -55,15 +57,61 @@ pub struct EvalResults {
     pub roc_latent: Vec<RocPoint>,
     pub roc_pixel: Vec<RocPoint>,
     pub calibration: ScoreCalibration,
+    /// Test images left out of the AUCs (slices with a few tumour voxels, fewer than the threshold).
+    #[serde(default)]
+    pub excluded_test_images: usize,
+    /// Brain: each case's role and slice counts.
+    #[serde(default)]
+    pub cases: Vec<CaseSummary>,
+    /// Per test image (when the data names them, e.g. brain slices): its scores.
+    #[serde(default)]
+    pub test_scores: Vec<ImageScores>,
+    /// The check on healthy data alone: validation slices with and without painted lesions.
+    #[serde(default)]
+    pub synthetic: Option<SyntheticResults>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageScores {
+    pub name: String,
+    pub anomalous: bool,
+    pub latent: f32,
+    pub pixel: f32,
+}
+
+/// AUCs on SYNTHETIC lesions: never to be reported as tumour detection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyntheticResults {
+    pub note: String,
+    pub images: usize,
+    pub lesioned: usize,
+    pub latent_auc: f64,
+    pub pixel_auc: f64,
 }
 
 /// Rebuilds a run's split (same data, class, fraction and seed).
-pub fn rebuild_split(info: &RunInfo) -> Result<OneClassSplit> {
-    let data = datasets::load(info.dataset, info.data_dir.as_deref())?;
+pub fn rebuild_split(info: &RunInfo) -> Result<Split> {
+    let data = data::load(&info.data, &info.train.model)?;
     if data.files != info.data_files {
-        anyhow::bail!("the data files differ from those the run was trained on (their sha256 changed)");
+        anyhow::bail!(
+            "the data files differ from those the run was trained on (their sha256 changed)"
+        );
     }
-    Ok(OneClassSplit::new(&data.train, &data.test, info.normal_class, info.validation_fraction, info.train.seed, &info.train.model)?)
+    Ok(data.split)
+}
+
+fn named_scores(set: &ImageSet, scores: &lran::score::Scores) -> Vec<ImageScores> {
+    if set.names.iter().all(|n| n.is_empty()) {
+        return Vec::new();
+    }
+    (0..set.len())
+        .map(|i| ImageScores {
+            name: set.names[i].clone(),
+            anomalous: set.anomalous[i],
+            latent: scores.latent[i],
+            pixel: scores.pixel[i],
+        })
+        .collect()
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -78,7 +126,23 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let generator = lran::export::load_generator(&info.train.model, weights, &device, &info.name)?;
     let scores = score_set(&generator, &split.test, &info.train.model, &device, 256);
     let evaluation = evaluate(&scores, &split.test.anomalous)?;
-    let thin = |s: &[f32]| -> Result<Vec<RocPoint>> { Ok(thin_curve(&roc_curve(s, &split.test.anomalous)?, 201)) };
+    let synthetic = match &split.synthetic {
+        Some(set) if !set.is_empty() => {
+            let synthetic_scores = score_set(&generator, set, &info.train.model, &device, 256);
+            let evaluation = evaluate(&synthetic_scores, &set.anomalous)?;
+            Some(SyntheticResults {
+                note: "SYNTHETIC lesions painted into healthy validation slices (lran::data::lesion), beside the same slices untouched: a sanity check, not tumour detection".into(),
+                images: set.len(),
+                lesioned: set.anomalous.iter().filter(|&&a| a).count(),
+                latent_auc: evaluation.latent_auc,
+                pixel_auc: evaluation.pixel_auc,
+            })
+        }
+        _ => None,
+    };
+    let thin = |s: &[f32]| -> Result<Vec<RocPoint>> {
+        Ok(thin_curve(&roc_curve(s, &split.test.anomalous)?, 201))
+    };
     let results = EvalResults {
         kind: "lran-eval/1".into(),
         run: info.name.clone(),
@@ -86,7 +150,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         trained_with_commit: info.commit.clone(),
         dataset: info.dataset_label.clone(),
         data_files: info.data_files.clone(),
-        normal_class: info.normal_class,
+        data: info.data.clone(),
         seed: info.train.seed,
         epochs: progress.epoch,
         selected_epoch: selection.epoch,
@@ -103,6 +167,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         roc_latent: thin(&scores.latent)?,
         roc_pixel: thin(&scores.pixel)?,
         calibration: selection.calibration.clone(),
+        excluded_test_images: split.excluded,
+        cases: info.cases.clone(),
+        test_scores: named_scores(&split.test, &scores),
+        synthetic,
     };
     let out = args.out.unwrap_or_else(|| run_dir.eval_path());
     write_json(&out, &results)?;
@@ -117,5 +185,21 @@ pub fn run(args: EvalArgs) -> Result<()> {
         results.epochs,
         out.display()
     );
+    if results.excluded_test_images > 0 {
+        println!(
+            "  {} test slices with 1–{} tumour voxels left out of the AUCs",
+            results.excluded_test_images,
+            info.data
+                .brain
+                .as_ref()
+                .map_or(0, |b| b.slices.tumour_min_voxels - 1)
+        );
+    }
+    if let Some(synthetic) = &results.synthetic {
+        println!(
+            "  SYNTHETIC lesion check (not tumour detection): AUC latent {:.4}, pixel {:.4} ({} images, {} with painted lesions)",
+            synthetic.latent_auc, synthetic.pixel_auc, synthetic.images, synthetic.lesioned
+        );
+    }
     Ok(())
 }

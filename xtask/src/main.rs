@@ -2,9 +2,10 @@
 //! and serve the browser page.
 
 mod backend;
-mod datasets;
+mod data;
 mod eval;
 mod export;
+mod inspect;
 mod provenance;
 mod run;
 mod serve;
@@ -16,7 +17,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Train, evaluate and export lran models; build and serve the page", version)]
+#[command(
+    name = "cargo xtask",
+    about = "Train, evaluate and export lran models; build and serve the page",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,7 +29,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model on the normal class of a one-class split (healthy data only).
+    /// Look at datasets before training: `cargo xtask data inspect <path>`.
+    Data {
+        #[command(subcommand)]
+        command: inspect::DataCommand,
+    },
+    /// Train a model on normal (healthy) data only.
     Train(train::TrainArgs),
     /// Score a trained run's test split and write AUCs and ROC curves to a results file.
     Eval(eval::EvalArgs),
@@ -41,6 +51,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Data { command } => inspect::run(command),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),

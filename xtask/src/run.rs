@@ -8,20 +8,21 @@ use anyhow::{Context, Result};
 use lran::train::{StepLosses, TrainConfig, TrainerState};
 use serde::{Deserialize, Serialize};
 
-use crate::datasets::Dataset;
+use crate::data::DatasetSpec;
+use crate::data::brain::CaseSummary;
 use crate::provenance::{read_json, write_json};
 
 /// What a run is: enough to rebuild its data split and network.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunInfo {
     pub name: String,
-    pub dataset: Dataset,
-    /// `None` = the embedded sample.
-    pub data_dir: Option<PathBuf>,
+    /// Which data, split how.
+    pub data: DatasetSpec,
     pub dataset_label: String,
     pub data_files: Vec<(String, String)>,
-    pub normal_class: u8,
-    pub validation_fraction: f64,
+    /// Brain datasets: each case's role (train, validation, test) and slice counts.
+    #[serde(default)]
+    pub cases: Vec<CaseSummary>,
     pub train: TrainConfig,
     pub epochs: u64,
     pub device: String,
@@ -70,11 +71,18 @@ pub struct RunDir {
     pub root: PathBuf,
 }
 
-const WEIGHTS: [&str; 4] = ["generator.bpk", "discriminator.bpk", "generator-optimizer.bpk", "discriminator-optimizer.bpk"];
+const WEIGHTS: [&str; 4] = [
+    "generator.bpk",
+    "discriminator.bpk",
+    "generator-optimizer.bpk",
+    "discriminator-optimizer.bpk",
+];
 
 impl RunDir {
     pub fn new(runs: &Path, name: &str) -> Self {
-        Self { root: runs.join(name) }
+        Self {
+            root: runs.join(name),
+        }
     }
 
     pub fn info_path(&self) -> PathBuf {
@@ -94,7 +102,8 @@ impl RunDir {
     }
 
     pub fn read_info(&self) -> Result<RunInfo> {
-        read_json(&self.info_path()).with_context(|| format!("{} is not a training run", self.root.display()))
+        read_json(&self.info_path())
+            .with_context(|| format!("{} is not a training run", self.root.display()))
     }
 
     pub fn append_metrics(&self, metrics: &EpochMetrics) -> Result<()> {
@@ -110,10 +119,17 @@ impl RunDir {
     /// Writes the last checkpoint atomically enough for `--resume`: files first, progress last.
     pub fn save_last(&self, state: &TrainerState, progress: &Progress) -> Result<()> {
         let dir = self.last();
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let parts = [&state.generator, &state.discriminator, &state.generator_optimizer, &state.discriminator_optimizer];
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let parts = [
+            &state.generator,
+            &state.discriminator,
+            &state.generator_optimizer,
+            &state.discriminator_optimizer,
+        ];
         for (name, bytes) in WEIGHTS.iter().zip(parts) {
-            std::fs::write(dir.join(name), bytes).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+            std::fs::write(dir.join(name), bytes)
+                .with_context(|| format!("cannot write {}", dir.join(name).display()))?;
         }
         write_json(&dir.join("progress.json"), progress)
     }
@@ -130,27 +146,46 @@ impl RunDir {
         let mut parts = Vec::new();
         for name in WEIGHTS {
             let path = dir.join(name);
-            parts.push(std::fs::read(&path).with_context(|| format!("unreadable checkpoint file {}", path.display()))?);
+            parts.push(
+                std::fs::read(&path)
+                    .with_context(|| format!("unreadable checkpoint file {}", path.display()))?,
+            );
         }
-        let [generator, discriminator, generator_optimizer, discriminator_optimizer]: [Vec<u8>; 4] =
-            parts.try_into().expect("four parts");
-        let state = TrainerState { generator, discriminator, generator_optimizer, discriminator_optimizer, steps: progress.steps };
+        let [
+            generator,
+            discriminator,
+            generator_optimizer,
+            discriminator_optimizer,
+        ]: [Vec<u8>; 4] = parts.try_into().expect("four parts");
+        let state = TrainerState {
+            generator,
+            discriminator,
+            generator_optimizer,
+            discriminator_optimizer,
+            steps: progress.steps,
+        };
         Ok((state, progress))
     }
 
     pub fn save_best(&self, generator: &[u8], selection: &Selection) -> Result<()> {
         let dir = self.best();
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
         std::fs::write(dir.join("generator.bpk"), generator)?;
         write_json(&dir.join("selection.json"), selection)
     }
 
     pub fn load_best(&self) -> Result<(Vec<u8>, Selection)> {
         let dir = self.best();
-        let selection: Selection = read_json(&dir.join("selection.json"))
-            .with_context(|| format!("run {} has no selected weights yet (train it first)", self.root.display()))?;
+        let selection: Selection = read_json(&dir.join("selection.json")).with_context(|| {
+            format!(
+                "run {} has no selected weights yet (train it first)",
+                self.root.display()
+            )
+        })?;
         let path = dir.join("generator.bpk");
-        let bytes = std::fs::read(&path).with_context(|| format!("unreadable weights {}", path.display()))?;
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("unreadable weights {}", path.display()))?;
         Ok((bytes, selection))
     }
 }

@@ -47,7 +47,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
     }
     let server = Server::http((args.host.as_str(), args.port))
         .map_err(|e| anyhow!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    let address = server.server_addr().to_ip().ok_or_else(|| anyhow!("not an IP listener"))?;
+    let address = server
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| anyhow!("not an IP listener"))?;
     // Tests read this line to find the port.
     println!("serving http://{address}/");
     eprintln!("open http://{address}/ in a browser; Ctrl-C stops");
@@ -71,7 +74,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
 fn respond(root: &Path, request: Request) {
     let response = match (request.method(), site_path(root, request.url())) {
         (Method::Get | Method::Head, Some(path)) if path.is_file() => match std::fs::read(&path) {
-            Ok(bytes) => Response::from_data(bytes).with_header(header("Content-Type", content_type(&path))),
+            Ok(bytes) => {
+                Response::from_data(bytes).with_header(header("Content-Type", content_type(&path)))
+            }
             Err(e) => text(500, &format!("cannot read {}: {e}", path.display())),
         },
         (Method::Get | Method::Head, _) => text(404, "not found"),
@@ -82,7 +87,9 @@ fn respond(root: &Path, request: Request) {
 }
 
 fn text(status: u16, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    Response::from_string(message).with_status_code(status).with_header(header("Content-Type", "text/plain; charset=utf-8"))
+    Response::from_string(message)
+        .with_status_code(status)
+        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
 }
 
 fn header(name: &str, value: &str) -> Header {
@@ -94,9 +101,18 @@ pub fn site_path(root: &Path, url: &str) -> Option<PathBuf> {
     let path = url.split(['?', '#']).next().unwrap_or("");
     let path = percent_decode(path)?;
     let relative = path.trim_start_matches('/');
-    let relative = if relative.is_empty() { "index.html" } else { relative };
+    let relative = if relative.is_empty() {
+        "index.html"
+    } else {
+        relative
+    };
     let first = relative.split('/').next()?;
-    if !SITE_ENTRIES.contains(&first) || relative.split('/').any(|p| p.is_empty() || p == "." || p == "..") || relative.contains('\\') {
+    if !SITE_ENTRIES.contains(&first)
+        || relative
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+        || relative.contains('\\')
+    {
         return None;
     }
     Some(root.join(relative))
@@ -142,13 +158,35 @@ mod tests {
     fn only_the_site_is_served() {
         let root = Path::new("/repo");
         assert_eq!(site_path(root, "/"), Some(root.join("index.html")));
-        assert_eq!(site_path(root, "/?backend=cpu"), Some(root.join("index.html")));
-        assert_eq!(site_path(root, "/www/pkg/build.json"), Some(root.join("www/pkg/build.json")));
-        assert_eq!(site_path(root, "/models/a%20b/model.json"), Some(root.join("models/a b/model.json")));
-        for outside in ["/Cargo.toml", "/.git/config", "/www/../Cargo.toml", "/models/%2e%2e/Cargo.toml", "/www//x", "/%zz"] {
+        assert_eq!(
+            site_path(root, "/?backend=cpu"),
+            Some(root.join("index.html"))
+        );
+        assert_eq!(
+            site_path(root, "/www/pkg/build.json"),
+            Some(root.join("www/pkg/build.json"))
+        );
+        assert_eq!(
+            site_path(root, "/models/a%20b/model.json"),
+            Some(root.join("models/a b/model.json"))
+        );
+        for outside in [
+            "/Cargo.toml",
+            "/.git/config",
+            "/www/../Cargo.toml",
+            "/models/%2e%2e/Cargo.toml",
+            "/www//x",
+            "/%zz",
+        ] {
             assert_eq!(site_path(root, outside), None, "{outside}");
         }
-        assert_eq!(content_type(Path::new("x/lran_cpu_bg.wasm")), "application/wasm");
-        assert_eq!(content_type(Path::new("x/lran.js")), "text/javascript; charset=utf-8");
+        assert_eq!(
+            content_type(Path::new("x/lran_cpu_bg.wasm")),
+            "application/wasm"
+        );
+        assert_eq!(
+            content_type(Path::new("x/lran.js")),
+            "text/javascript; charset=utf-8"
+        );
     }
 }

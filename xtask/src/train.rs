@@ -6,13 +6,15 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use lran::data::OneClassSplit;
+use lran::data::Protocol;
+use lran::data::brain::{MaskRule, SliceConfig};
 use lran::metrics::{ScoreCalibration, percentile};
 use lran::train::{Trainer, evaluate};
 use lran::{LossConfig, ModelConfig};
 
 use crate::backend::{self, Backend};
-use crate::datasets::{self, Dataset};
+use crate::data::brain::{BrainOptions, Modality};
+use crate::data::{self, Dataset, DatasetSpec};
 use crate::provenance::{command_line, commit, write_json};
 use crate::run::{EpochMetrics, Progress, RunDir, RunInfo, Selection};
 
@@ -24,22 +26,76 @@ pub enum Preset {
     Paper,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    OneClass,
+    LeaveOneOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MaskArg {
+    Auto,
+    Nonzero,
+    Threshold,
+}
+
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Dataset (one-class protocol: one class normal, the other nine anomalous).
+    /// Dataset: mnist, fashion-mnist and cifar10 under the one-class protocol (one class normal,
+    /// the other nine anomalous); folder (normal/ and anomalous/ images); brain (healthy MRI
+    /// subjects for training, tumour cases for testing).
     #[arg(long, value_enum, default_value_t = Dataset::Mnist)]
     pub dataset: Dataset,
-    /// Folder with the four IDX files (gzip or raw). Without it, a small MNIST sample built
-    /// into the binary is used.
+    /// The data: IDX folder (mnist, fashion-mnist), CIFAR-10 binary folder, image folder, or
+    /// healthy brain subjects (HCP layout, a plain folder of volumes, or ../shared/data/brain).
+    /// MNIST without it: a small sample built into the binary; fashion-mnist and brain default to
+    /// ../shared/data when it exists.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// The normal class (0–9); the model never sees the other classes in training.
-    #[arg(long, default_value_t = 0)]
+    /// The chosen class (0–9): the normal one under --protocol one-class (the model never sees
+    /// the others in training), the anomalous one under leave-one-out.
+    #[arg(long, visible_alias = "class", default_value_t = 0)]
     pub normal_class: u8,
+    /// Ten-class benchmarks: one-class (the paper's) or GANomaly's leave-one-out.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::OneClass)]
+    pub protocol: ProtocolArg,
+    /// Image channels for --dataset folder (1 gray, 3 RGB); cifar10 uses 3, brain one per modality.
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Image folders: share of the normal images held out for the test.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Brain: tumour cases with segmentations for the test (BraTS 2019–2021 or 2023 layout, or a
+    /// plain folder with <name>_seg files). Defaults to the labelled cases of --data-dir.
+    #[arg(long)]
+    pub test_dir: Option<PathBuf>,
+    /// Brain: MRI contrasts as the model's channels, in order (e.g. t1 or t1,t2,flair).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "t1")]
+    pub modalities: Vec<Modality>,
+    /// Brain: keep slices whose brain area is at least this fraction of the case's largest.
+    #[arg(long, default_value_t = 0.25)]
+    pub min_brain_fraction: f32,
+    /// Brain: a slice with at least this many tumour voxels is a tumour slice; slices with fewer
+    /// (but some) are left out of the AUC and counted.
+    #[arg(long, default_value_t = 10)]
+    pub tumour_min_voxels: usize,
+    /// Brain: how the brain is found: each layout's own rule (auto: mask files where the layout
+    /// has them, else non-zero voxels), non-zero voxels, or an intensity threshold (heads with skull).
+    #[arg(long, value_enum, default_value_t = MaskArg::Auto)]
+    pub mask: MaskArg,
+    /// Brain: the threshold of --mask threshold, as a fraction of the 99th intensity percentile.
+    #[arg(long, default_value_t = 0.1)]
+    pub mask_threshold: f32,
+    /// Brain: the volume to read from 4D files (0-based).
+    #[arg(long)]
+    pub volume: Option<usize>,
+    /// Brain: do not paint synthetic lesions into the validation slices for the synthetic check.
+    #[arg(long)]
+    pub no_synthetic_lesions: bool,
     /// Network size; the flags below override its parts.
     #[arg(long, value_enum, default_value_t = Preset::Paper)]
     pub preset: Preset,
-    /// Image side in pixels (32, 64 or 128).
+    /// Image side in pixels (32, 64 or 128; brain defaults to 64).
     #[arg(long)]
     pub image_size: Option<usize>,
     /// Latent size nz.
@@ -110,13 +166,26 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    fn channels(&self) -> usize {
+        match self.dataset {
+            Dataset::Cifar10 => 3,
+            Dataset::Brain => self.modalities.len(),
+            _ => self.channels.unwrap_or(1),
+        }
+    }
+
     fn model_config(&self) -> ModelConfig {
         let base = match self.preset {
-            Preset::Tiny => ModelConfig::tiny(1),
-            Preset::Paper => ModelConfig::paper(1),
+            Preset::Tiny => ModelConfig::tiny(self.channels()),
+            Preset::Paper => ModelConfig::paper(self.channels()),
+        };
+        let default_size = if self.dataset == Dataset::Brain {
+            64
+        } else {
+            base.image_size
         };
         ModelConfig {
-            image_size: self.image_size.unwrap_or(base.image_size),
+            image_size: self.image_size.unwrap_or(default_size),
             latent_dim: self.latent_dim.unwrap_or(base.latent_dim),
             base_width: self.base_width.unwrap_or(base.base_width),
             ..base
@@ -138,7 +207,72 @@ impl TrainArgs {
     fn run_name(&self) -> String {
         self.run_name.clone().unwrap_or_else(|| {
             let preset = format!("{:?}", self.preset).to_lowercase();
-            format!("{}-class{}-{preset}", self.dataset.name(), self.normal_class)
+            match self.dataset {
+                Dataset::Brain => {
+                    let modalities: Vec<&str> = self.modalities.iter().map(|m| m.name()).collect();
+                    format!("brain-{}-{preset}", modalities.join("-"))
+                }
+                Dataset::Folder => format!("folder-{preset}"),
+                _ => {
+                    let protocol = if self.protocol == ProtocolArg::LeaveOneOut {
+                        "-leave-one-out"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "{}-class{}{protocol}-{preset}",
+                        self.dataset.name(),
+                        self.normal_class
+                    )
+                }
+            }
+        })
+    }
+
+    fn dataset_spec(&self, model: &ModelConfig) -> Result<DatasetSpec> {
+        let data_dir = match (&self.data_dir, self.dataset) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, Dataset::FashionMnist) => data::shared_data("fashion-mnist"),
+            (None, Dataset::Brain) => Some(data::shared_data("brain").context(
+                "--dataset brain needs --data-dir (healthy subjects: HCP layout or a folder of volumes) and --test-dir (BraTS cases)",
+            )?),
+            (None, _) => None,
+        };
+        let brain = (self.dataset == Dataset::Brain).then(|| BrainOptions {
+            healthy_dir: data_dir.clone().expect("set above"),
+            test_dir: self.test_dir.clone(),
+            modalities: self.modalities.clone(),
+            slices: SliceConfig {
+                min_brain_fraction: self.min_brain_fraction,
+                tumour_min_voxels: self.tumour_min_voxels,
+                ..SliceConfig::new(model.image_size)
+            },
+            mask_rule: match self.mask {
+                MaskArg::Auto => None,
+                MaskArg::Nonzero => Some(MaskRule::NonZero),
+                MaskArg::Threshold => Some(MaskRule::Threshold(self.mask_threshold)),
+            },
+            volume: self.volume,
+            synthetic_lesions: !self.no_synthetic_lesions,
+        });
+        if let Some(brain) = &brain {
+            brain.slices.validate()?;
+            if brain.modalities.is_empty() {
+                bail!("--modalities names no modality");
+            }
+        }
+        Ok(DatasetSpec {
+            dataset: self.dataset,
+            data_dir,
+            class: self.normal_class,
+            protocol: match self.protocol {
+                ProtocolArg::OneClass => Protocol::OneClass,
+                ProtocolArg::LeaveOneOut => Protocol::LeaveOneOut,
+            },
+            validation_fraction: self.validation_fraction,
+            test_fraction: self.test_fraction,
+            seed: self.seed,
+            brain,
         })
     }
 }
@@ -147,8 +281,13 @@ impl TrainArgs {
 /// reconstruction terms in inference mode, as weighted in training (w_rec·pixel L1 +
 /// w_lat·latent L2; their plain sum if both are off).
 fn validation_objective(losses: &LossConfig, latent_mean: f32, pixel_mean: f32) -> f64 {
-    let weighted = losses.reconstruction.factor() * pixel_mean + losses.latent.factor() * latent_mean;
-    if weighted > 0.0 { weighted as f64 } else { (pixel_mean + latent_mean) as f64 }
+    let weighted =
+        losses.reconstruction.factor() * pixel_mean + losses.latent.factor() * latent_mean;
+    if weighted > 0.0 {
+        weighted as f64
+    } else {
+        (pixel_mean + latent_mean) as f64
+    }
 }
 
 fn mean(values: &[f32]) -> f32 {
@@ -163,7 +302,10 @@ fn p95(values: &[f32]) -> f32 {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     if args.normal_class > 9 {
-        bail!("--normal-class {} is outside the classes 0–9", args.normal_class);
+        bail!(
+            "--normal-class {} is outside the classes 0–9",
+            args.normal_class
+        );
     }
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
@@ -179,8 +321,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     config.threshold_percentile = args.threshold_percentile;
     config.validate()?;
 
-    let data = datasets::load(args.dataset, args.data_dir.as_deref())?;
-    let mut split = OneClassSplit::new(&data.train, &data.test, args.normal_class, args.validation_fraction, args.seed, &model)?;
+    let spec = args.dataset_spec(&model)?;
+    let data = data::load(&spec, &model)?;
+    let mut split = data.split;
     if let Some(limit) = args.max_train_images {
         split.train.truncate(limit);
     }
@@ -198,25 +341,39 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let (state, progress) = run_dir.load_last()?;
         let trainer = Trainer::restore(config.clone(), &selected.device, state)
             .with_context(|| format!("cannot resume from {}", run_dir.root.display()))?;
-        eprintln!("resuming {} after epoch {}", run_dir.root.display(), progress.epoch);
+        eprintln!(
+            "resuming {} after epoch {}",
+            run_dir.root.display(),
+            progress.epoch
+        );
         (trainer, progress)
     } else {
         if run_dir.root.exists() {
-            eprintln!("replacing the earlier run in {} (use --resume to continue it)", run_dir.root.display());
+            eprintln!(
+                "replacing the earlier run in {} (use --resume to continue it)",
+                run_dir.root.display()
+            );
             std::fs::remove_dir_all(&run_dir.root)
                 .with_context(|| format!("cannot clear {}", run_dir.root.display()))?;
         }
         let trainer = Trainer::new(config.clone(), &selected.device)?;
-        (trainer, Progress { epoch: 0, steps: 0, wall_seconds: 0.0, best_epoch: 0, best_objective: f64::INFINITY })
+        (
+            trainer,
+            Progress {
+                epoch: 0,
+                steps: 0,
+                wall_seconds: 0.0,
+                best_epoch: 0,
+                best_objective: f64::INFINITY,
+            },
+        )
     };
     let info = RunInfo {
         name: args.run_name(),
-        dataset: args.dataset,
-        data_dir: args.data_dir.clone(),
-        dataset_label: data.name.clone(),
+        data: spec.clone(),
+        dataset_label: data.label.clone(),
         data_files: data.files.clone(),
-        normal_class: args.normal_class,
-        validation_fraction: args.validation_fraction,
+        cases: data.cases.clone(),
         train: config.clone(),
         epochs: args.epochs,
         device: selected.description.clone(),
@@ -226,12 +383,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
     write_json(&run_dir.info_path(), &info)?;
 
     eprintln!(
-        "training {} on {} ({} normal train, {} validation, {} test images) with {}",
+        "training {} on {} ({} normal train, {} validation, {} test images{}{}) with {}",
         info.name,
-        data.name,
+        data.label,
         split.train.len(),
         split.validation.len(),
         split.test.len(),
+        if split.excluded > 0 {
+            format!(", {} test slices excluded", split.excluded)
+        } else {
+            String::new()
+        },
+        split
+            .synthetic
+            .as_ref()
+            .map(|s| format!(", {} synthetic-lesion check images", s.len()))
+            .unwrap_or_default(),
         selected.description
     );
     let steps_per_epoch = (split.train.len() / config.batch_size) as u64;
@@ -257,12 +424,27 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let validation = trainer.score(&split.validation);
         let (latent_mean, pixel_mean) = (mean(&validation.latent), mean(&validation.pixel));
         let objective = validation_objective(&config.losses, latent_mean, pixel_mean);
-        let test = if args.no_test_auc { None } else { Some(evaluate(&trainer.score(&split.test), &split.test.anomalous)?) };
+        let test = if args.no_test_auc {
+            None
+        } else {
+            Some(evaluate(
+                &trainer.score(&split.test),
+                &split.test.anomalous,
+            )?)
+        };
         let is_best = objective < progress.best_objective;
         if is_best {
-            let calibration = ScoreCalibration::from_healthy(&validation, config.threshold_percentile)?;
+            let calibration =
+                ScoreCalibration::from_healthy(&validation, config.threshold_percentile)?;
             let generator = lran::export::generator_bytes(&trainer.generator)?;
-            run_dir.save_best(&generator, &Selection { epoch, objective, calibration })?;
+            run_dir.save_best(
+                &generator,
+                &Selection {
+                    epoch,
+                    objective,
+                    calibration,
+                },
+            )?;
             progress.best_epoch = epoch;
             progress.best_objective = objective;
         }
@@ -291,8 +473,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
             losses.generator,
             losses.discriminator,
             if is_best { " (selected)" } else { "" },
-            test.map(|t| format!("test AUC latent {:.4} pixel {:.4} (not used for selection) | ", t.latent_auc, t.pixel_auc))
-                .unwrap_or_default(),
+            test.map(|t| format!(
+                "test AUC latent {:.4} pixel {:.4} (not used for selection) | ",
+                t.latent_auc, t.pixel_auc
+            ))
+            .unwrap_or_default(),
             metrics.images_per_second
         );
     }

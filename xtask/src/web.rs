@@ -18,7 +18,7 @@ use clap::Args;
 use lran::export::ModelCard;
 use serde::Serialize;
 
-use crate::datasets::{self, Dataset};
+use crate::data::labelled;
 use crate::provenance::{commit, now_unix, read_json, sha256_hex, write_json};
 
 /// The wasm builds' Rust flags: WebAssembly SIMD (every current browser has it) speeds up the
@@ -49,8 +49,20 @@ struct WasmModule {
 }
 
 const MODULES: [WasmModule; 2] = [
-    WasmModule { name: "lran_gpu", backend: "webgpu", profile: "web-gpu", features: "webgpu", wasm_opt_level: "-Oz" },
-    WasmModule { name: "lran_cpu", backend: "cpu", profile: "web-cpu", features: "", wasm_opt_level: "-O3" },
+    WasmModule {
+        name: "lran_gpu",
+        backend: "webgpu",
+        profile: "web-gpu",
+        features: "webgpu",
+        wasm_opt_level: "-Oz",
+    },
+    WasmModule {
+        name: "lran_cpu",
+        backend: "cpu",
+        profile: "web-cpu",
+        features: "",
+        wasm_opt_level: "-O3",
+    },
 ];
 
 #[derive(Debug, Args, Clone)]
@@ -95,7 +107,10 @@ pub struct ModuleInfo {
 
 /// The repository root (the workspace holding xtask).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask sits in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
 }
 
 pub fn run(args: WebArgs) -> Result<()> {
@@ -105,7 +120,11 @@ pub fn run(args: WebArgs) -> Result<()> {
 pub fn run_dist(args: DistArgs) -> Result<()> {
     let root = root();
     build(&root, &args.web)?;
-    let out = if args.out.is_absolute() { args.out.clone() } else { std::env::current_dir()?.join(&args.out) };
+    let out = if args.out.is_absolute() {
+        args.out.clone()
+    } else {
+        std::env::current_dir()?.join(&args.out)
+    };
     if out.exists() {
         // Only ever delete an earlier site: never a folder holding anything else.
         let foreign = std::fs::read_dir(&out)
@@ -114,15 +133,23 @@ pub fn run_dist(args: DistArgs) -> Result<()> {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .find(|name| !SITE_ENTRIES.contains(&name.as_str()));
         if let Some(name) = foreign {
-            bail!("{} holds {name}, which is not part of a site: choose an empty or new folder for --out", out.display());
+            bail!(
+                "{} holds {name}, which is not part of a site: choose an empty or new folder for --out",
+                out.display()
+            );
         }
-        std::fs::remove_dir_all(&out).with_context(|| format!("cannot replace {}", out.display()))?;
+        std::fs::remove_dir_all(&out)
+            .with_context(|| format!("cannot replace {}", out.display()))?;
     }
     for entry in SITE_ENTRIES {
         copy_tree(&root.join(entry), &out.join(entry))?;
     }
     let bytes = folder_bytes(&out)?;
-    eprintln!("wrote {} ({:.1} MB): serve it from any static host", out.display(), bytes as f64 / 1e6);
+    eprintln!(
+        "wrote {} ({:.1} MB): serve it from any static host",
+        out.display(),
+        bytes as f64 / 1e6
+    );
     Ok(())
 }
 
@@ -141,12 +168,26 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
     std::fs::create_dir_all(&pkg)?;
     let mut modules = Vec::new();
     for module in &MODULES {
-        eprintln!("building {} for {TARGET} (profile {}; the first build takes a while)", module.name, module.profile);
+        eprintln!(
+            "building {} for {TARGET} (profile {}; the first build takes a while)",
+            module.name, module.profile
+        );
         let status = Command::new(&cargo)
             .current_dir(root)
-            .args(["build", "--lib", "--package", "lran", "--target", TARGET, "--no-default-features"])
+            .args([
+                "build",
+                "--lib",
+                "--package",
+                "lran",
+                "--target",
+                TARGET,
+                "--no-default-features",
+            ])
             .args(["--features", module.features, "--profile", module.profile])
-            .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS", WASM_RUSTFLAGS)
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
+                WASM_RUSTFLAGS,
+            )
             .status()
             .context("cannot run cargo")?;
         if !status.success() {
@@ -154,8 +195,12 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
         }
         let out = target_dir.join(TARGET).join(module.profile);
         let packaged = package(root, &out, module, &wasm_bindgen, &version, args)?;
-        for file in [format!("{}.js", module.name), format!("{}_bg.wasm", module.name)] {
-            std::fs::copy(packaged.dir.join(&file), pkg.join(&file)).with_context(|| format!("cannot copy {file}"))?;
+        for file in [
+            format!("{}.js", module.name),
+            format!("{}_bg.wasm", module.name),
+        ] {
+            std::fs::copy(packaged.dir.join(&file), pkg.join(&file))
+                .with_context(|| format!("cannot copy {file}"))?;
         }
         let bytes = std::fs::read(pkg.join(format!("{}_bg.wasm", module.name)))?;
         modules.push(ModuleInfo {
@@ -186,23 +231,43 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
             module.backend,
             module.wasm_bytes as f64 / 1e6,
             module.wasm_gzip_bytes as f64 / 1e6,
-            module.wasm_opt.as_ref().map(|v| format!(" ({v})")).unwrap_or_else(|| " (no wasm-opt)".into()),
+            module
+                .wasm_opt
+                .as_ref()
+                .map(|v| format!(" ({v})"))
+                .unwrap_or_else(|| " (no wasm-opt)".into()),
         );
     }
-    eprintln!("models: {}", models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "));
+    eprintln!(
+        "models: {}",
+        models
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(info)
 }
 
 /// Adds the wasm32 target through rustup when it is missing (a fresh machine lacks it).
 fn ensure_target() -> Result<()> {
-    let Ok(output) = Command::new("rustup").args(["target", "list", "--installed"]).output() else {
+    let Ok(output) = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+    else {
         return Ok(()); // No rustup: the toolchain is managed elsewhere; cargo will say if the target is missing.
     };
-    if String::from_utf8_lossy(&output.stdout).lines().any(|l| l.trim() == TARGET) {
+    if String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .any(|l| l.trim() == TARGET)
+    {
         return Ok(());
     }
     eprintln!("adding the {TARGET} target with rustup");
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status().context("cannot run rustup")?;
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status()
+        .context("cannot run rustup")?;
     if !status.success() {
         bail!("`rustup target add {TARGET}` failed");
     }
@@ -220,9 +285,17 @@ struct Packaged {
 /// wasm-bindgen and wasm-opt over the compiled `lran.wasm` in `out`, into `out/pkg`. wasm-opt
 /// takes minutes, so the result is kept there and reused while the compiled module, the tools
 /// and the options are unchanged (CI keeps the target folder warm).
-fn package(root: &Path, out: &Path, module: &WasmModule, wasm_bindgen: &Path, version: &str, args: &WebArgs) -> Result<Packaged> {
+fn package(
+    root: &Path,
+    out: &Path,
+    module: &WasmModule,
+    wasm_bindgen: &Path,
+    version: &str,
+    args: &WebArgs,
+) -> Result<Packaged> {
     let wasm = out.join("lran.wasm");
-    let compiled = std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let compiled =
+        std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let dir = out.join("pkg");
     let wasm_opt_flags = [&[module.wasm_opt_level][..], WASM_OPT_FEATURES].concat();
     let mut stamp = serde_json::json!({
@@ -234,9 +307,15 @@ fn package(root: &Path, out: &Path, module: &WasmModule, wasm_bindgen: &Path, ve
     });
     if let Ok(previous) = read_json::<serde_json::Value>(&dir.join(STAMP)) {
         let mut without_result = previous.clone();
-        let wasm_opt = without_result.as_object_mut().and_then(|o| o.remove("wasm_opt"));
+        let wasm_opt = without_result
+            .as_object_mut()
+            .and_then(|o| o.remove("wasm_opt"));
         if without_result == stamp && dir.join(format!("{}_bg.wasm", module.name)).is_file() {
-            eprintln!("reusing the packaged {} in {} (unchanged module)", module.name, dir.display());
+            eprintln!(
+                "reusing the packaged {} in {} (unchanged module)",
+                module.name,
+                dir.display()
+            );
             let wasm_opt = wasm_opt.and_then(|v| v.as_str().map(String::from));
             return Ok(Packaged { dir, wasm_opt });
         }
@@ -245,7 +324,13 @@ fn package(root: &Path, out: &Path, module: &WasmModule, wasm_bindgen: &Path, ve
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
     let status = Command::new(wasm_bindgen)
-        .args(["--target", "web", "--no-typescript", "--remove-name-section", "--remove-producers-section"])
+        .args([
+            "--target",
+            "web",
+            "--no-typescript",
+            "--remove-name-section",
+            "--remove-producers-section",
+        ])
         .args(["--out-name", module.name, "--out-dir"])
         .arg(&dir)
         .arg(&wasm)
@@ -255,7 +340,11 @@ fn package(root: &Path, out: &Path, module: &WasmModule, wasm_bindgen: &Path, ve
         bail!("wasm-bindgen failed on {}", wasm.display());
     }
     let bg = dir.join(format!("{}_bg.wasm", module.name));
-    let wasm_opt = if args.no_wasm_opt { None } else { optimise(root, &bg, module.wasm_opt_level)? };
+    let wasm_opt = if args.no_wasm_opt {
+        None
+    } else {
+        optimise(root, &bg, module.wasm_opt_level)?
+    };
     stamp["wasm_opt"] = serde_json::json!(wasm_opt);
     write_json(&dir.join(STAMP), &stamp)?;
     Ok(Packaged { dir, wasm_opt })
@@ -263,11 +352,14 @@ fn package(root: &Path, out: &Path, module: &WasmModule, wasm_bindgen: &Path, ve
 
 /// The `wasm-bindgen` version Cargo.lock resolved: the CLI must match it exactly.
 fn wasm_bindgen_version(lock: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(lock).with_context(|| format!("cannot read {}", lock.display()))?;
+    let text =
+        std::fs::read_to_string(lock).with_context(|| format!("cannot read {}", lock.display()))?;
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"wasm-bindgen\""
-            && let Some(version) = lines.next().and_then(|l| l.trim().strip_prefix("version = \""))
+            && let Some(version) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
         {
             return Ok(version.trim_end_matches('"').to_string());
         }
@@ -281,7 +373,9 @@ fn wasm_bindgen_cli(cargo: &str, version: &str) -> Result<PathBuf> {
         Command::new(program)
             .arg("--version")
             .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == format!("wasm-bindgen {version}"))
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).trim() == format!("wasm-bindgen {version}")
+            })
     };
     if reports(Path::new("wasm-bindgen")) {
         return Ok("wasm-bindgen".into());
@@ -291,16 +385,27 @@ fn wasm_bindgen_cli(cargo: &str, version: &str) -> Result<PathBuf> {
     if reports(&program) {
         return Ok(program);
     }
-    eprintln!("installing wasm-bindgen-cli {version} into {} (once, a few minutes)", cache.display());
+    eprintln!(
+        "installing wasm-bindgen-cli {version} into {} (once, a few minutes)",
+        cache.display()
+    );
     let status = Command::new(cargo)
-        .args(["install", "wasm-bindgen-cli", "--version", version, "--root"])
+        .args([
+            "install",
+            "wasm-bindgen-cli",
+            "--version",
+            version,
+            "--root",
+        ])
         .arg(&cache)
         // Its own build folder: the tool's dependencies must not touch the project's.
         .env_remove("CARGO_TARGET_DIR")
         .status()
         .context("cannot run cargo install")?;
     if !status.success() || !reports(&program) {
-        bail!("could not install wasm-bindgen-cli {version} (offline? install it with `cargo install wasm-bindgen-cli --version {version}`)");
+        bail!(
+            "could not install wasm-bindgen-cli {version} (offline? install it with `cargo install wasm-bindgen-cli --version {version}`)"
+        );
     }
     Ok(program)
 }
@@ -320,14 +425,22 @@ fn target_dir(cargo: &str, root: &Path) -> Result<PathBuf> {
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .output()
         .context("cannot run cargo metadata")?;
-    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).context("cargo metadata output")?;
-    metadata["target_directory"].as_str().map(PathBuf::from).context("cargo metadata names no target directory")
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("cargo metadata output")?;
+    metadata["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .context("cargo metadata names no target directory")
 }
 
 /// Runs `wasm-opt <level>` in place; returns its version and level, or None (with a warning)
 /// when there is no wasm-opt.
 fn optimise(root: &Path, wasm: &Path, level: &str) -> Result<Option<String>> {
-    let local = root.join("xtask").join("node_modules").join(".bin").join("wasm-opt");
+    let local = root
+        .join("xtask")
+        .join("node_modules")
+        .join(".bin")
+        .join("wasm-opt");
     let version = |program: &Path| {
         Command::new(program)
             .arg("--version")
@@ -336,7 +449,9 @@ fn optimise(root: &Path, wasm: &Path, level: &str) -> Result<Option<String>> {
             .filter(|o| o.status.success())
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    let mut found = [PathBuf::from("wasm-opt"), local.clone()].into_iter().find_map(|p| version(&p).map(|v| (p, v)));
+    let mut found = [PathBuf::from("wasm-opt"), local.clone()]
+        .into_iter()
+        .find_map(|p| version(&p).map(|v| (p, v)));
     if found.is_none() && root.join("xtask").join("package-lock.json").is_file() {
         eprintln!("fetching binaryen (wasm-opt) with npm into xtask/node_modules");
         let installed = Command::new("npm")
@@ -349,7 +464,10 @@ fn optimise(root: &Path, wasm: &Path, level: &str) -> Result<Option<String>> {
         }
     }
     let Some((program, version)) = found else {
-        eprintln!("warning: wasm-opt not found (install binaryen, or npm for xtask/package.json); {} stays unoptimised", wasm.display());
+        eprintln!(
+            "warning: wasm-opt not found (install binaryen, or npm for xtask/package.json); {} stays unoptimised",
+            wasm.display()
+        );
         return Ok(None);
     };
     let optimised = wasm.with_extension("opt.wasm");
@@ -397,10 +515,14 @@ fn write_model_list(root: &Path, pkg: &Path) -> Result<Vec<ListedModel>> {
     entries.sort();
     for folder in entries {
         let card_path = folder.join("model.json");
-        let Ok(text) = std::fs::read_to_string(&card_path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&card_path) else {
+            continue;
+        };
         let card = ModelCard::from_json(&card_path.display().to_string(), &text)?;
         let weights = folder.join(&card.weights_file);
-        let weights_len = std::fs::metadata(&weights).with_context(|| format!("{} is missing", weights.display()))?.len();
+        let weights_len = std::fs::metadata(&weights)
+            .with_context(|| format!("{} is missing", weights.display()))?
+            .len();
         models.push(ListedModel {
             name: folder.file_name().unwrap().to_string_lossy().into_owned(),
             dataset: card.provenance.dataset.clone(),
@@ -410,7 +532,10 @@ fn write_model_list(root: &Path, pkg: &Path) -> Result<Vec<ListedModel>> {
             bytes: weights_len + text.len() as u64,
         });
     }
-    write_json(&pkg.join("models.json"), &serde_json::json!({ "models": models }))?;
+    write_json(
+        &pkg.join("models.json"),
+        &serde_json::json!({ "models": models }),
+    )?;
     Ok(models)
 }
 
@@ -431,19 +556,34 @@ fn write_samples(pkg: &Path, models: &[ListedModel]) -> Result<()> {
     let dir = pkg.join("samples");
     std::fs::create_dir_all(&dir)?;
     let mut samples = Vec::new();
-    let mnist = models.iter().filter(|m| m.dataset.starts_with("mnist")).collect::<Vec<_>>();
+    let mnist = models
+        .iter()
+        .filter(|m| m.dataset.starts_with("mnist"))
+        .collect::<Vec<_>>();
     if !mnist.is_empty() {
-        let test = datasets::load(Dataset::Mnist, None)?.test;
+        let test = labelled::mnist_sample()?.test;
         for model in mnist {
-            let Some(normal) = model.normal_class else { continue };
-            let normals = (0..test.len()).filter(|&i| test.labels[i] == normal).take(3);
-            let others = (0..test.len()).filter(|&i| test.labels[i] != normal).take(3);
+            let Some(normal) = model.normal_class else {
+                continue;
+            };
+            let normals = (0..test.len())
+                .filter(|&i| test.labels[i] == normal)
+                .take(3);
+            let others = (0..test.len())
+                .filter(|&i| test.labels[i] != normal)
+                .take(3);
             for index in normals.chain(others) {
                 let label = test.labels[index];
                 let file = format!("{}-digit{label}-test{index}.png", model.name);
-                let image = image::GrayImage::from_raw(test.width as u32, test.height as u32, test.image(index).to_vec())
-                    .context("MNIST image size")?;
-                image.save(dir.join(&file)).with_context(|| format!("cannot write {file}"))?;
+                let image = image::GrayImage::from_raw(
+                    test.width as u32,
+                    test.height as u32,
+                    test.image(index).to_vec(),
+                )
+                .context("MNIST image size")?;
+                image
+                    .save(dir.join(&file))
+                    .with_context(|| format!("cannot write {file}"))?;
                 samples.push(Sample {
                     file,
                     label,
@@ -454,7 +594,10 @@ fn write_samples(pkg: &Path, models: &[ListedModel]) -> Result<()> {
             }
         }
     }
-    write_json(&pkg.join("samples.json"), &serde_json::json!({ "samples": samples }))
+    write_json(
+        &pkg.join("samples.json"),
+        &serde_json::json!({ "samples": samples }),
+    )
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
@@ -466,7 +609,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         return Ok(());
     }
     std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
         let path = entry?.path();
         copy_tree(&path, &to.join(path.file_name().unwrap()))?;
     }
@@ -477,7 +622,11 @@ fn folder_bytes(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        total += if path.is_dir() { folder_bytes(&path)? } else { std::fs::metadata(&path)?.len() };
+        total += if path.is_dir() {
+            folder_bytes(&path)?
+        } else {
+            std::fs::metadata(&path)?.len()
+        };
     }
     Ok(total)
 }

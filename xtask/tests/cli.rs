@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn xtask(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).current_dir(dir).output().expect("xtask runs")
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("xtask runs")
 }
 
 fn stderr(output: &Output) -> String {
@@ -20,17 +24,33 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 const TINY: &[&str] = &[
-    "train", "--preset", "tiny", "--epochs", "1", "--backend", "cpu", "--max-train-images", "128",
-    "--no-test-auc", "--batch-size", "32",
+    "train",
+    "--preset",
+    "tiny",
+    "--epochs",
+    "1",
+    "--backend",
+    "cpu",
+    "--max-train-images",
+    "128",
+    "--no-test-auc",
+    "--batch-size",
+    "32",
 ];
 
 fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
     let output = xtask(args, dir);
     let message = stderr(&output);
     assert!(!output.status.success(), "{args:?} should fail");
-    assert!(!message.contains("panicked"), "{args:?} panicked: {message}");
+    assert!(
+        !message.contains("panicked"),
+        "{args:?} panicked: {message}"
+    );
     for part in expected {
-        assert!(message.contains(part), "{args:?}: expected {part:?} in {message}");
+        assert!(
+            message.contains(part),
+            "{args:?}: expected {part:?} in {message}"
+        );
     }
 }
 
@@ -42,11 +62,22 @@ fn train_eval_export_on_the_embedded_sample() {
     let output = xtask(&args, &dir);
     assert!(output.status.success(), "train failed: {}", stderr(&output));
     let run = dir.join("runs/tiny");
-    for file in ["run.json", "metrics.jsonl", "checkpoints/last/generator.bpk", "checkpoints/best/selection.json"] {
+    for file in [
+        "run.json",
+        "metrics.jsonl",
+        "checkpoints/last/generator.bpk",
+        "checkpoints/best/selection.json",
+    ] {
         assert!(run.join(file).is_file(), "missing {file}");
     }
-    let metrics: serde_json::Value =
-        serde_json::from_str(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    let metrics: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(metrics["epoch"], 1);
     assert!(metrics["train"]["generator"].as_f64().unwrap() > 0.0);
 
@@ -55,13 +86,24 @@ fn train_eval_export_on_the_embedded_sample() {
     resume[4] = "2";
     resume.push("--resume");
     let output = xtask(&resume, &dir);
-    assert!(output.status.success(), "resume failed: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "resume failed: {}",
+        stderr(&output)
+    );
     assert!(stderr(&output).contains("resuming"));
-    assert_eq!(std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().lines().count(), 2);
+    assert_eq!(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
 
     let output = xtask(&["eval", "--run", "tiny", "--backend", "cpu"], &dir);
     assert!(output.status.success(), "eval failed: {}", stderr(&output));
-    let results: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     let auc = results["latent_auc"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&auc));
     assert_eq!(results["test_images"], 2000);
@@ -70,34 +112,49 @@ fn train_eval_export_on_the_embedded_sample() {
     assert_eq!(results["data_files"].as_array().unwrap().len(), 4);
 
     let output = xtask(&["export", "--run", "tiny", "--name", "digit-one"], &dir);
-    assert!(output.status.success(), "export failed: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "export failed: {}",
+        stderr(&output)
+    );
     let card = std::fs::read_to_string(dir.join("models/digit-one/model.json")).unwrap();
     let card = lran::export::ModelCard::from_json("model.json", &card).unwrap();
     assert_eq!(card.provenance.normal_class, Some(1));
     assert_eq!(card.results.unwrap()["latent_auc"].as_f64().unwrap(), auc);
     assert!(dir.join("models/digit-one/generator.bpk").is_file());
-    let copied: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("models/digit-one/eval.json")).unwrap()).unwrap();
+    let copied: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("models/digit-one/eval.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(copied["latent_auc"].as_f64().unwrap(), auc);
 
     // An unreadable checkpoint: resume names the file.
     std::fs::write(run.join("checkpoints/last/generator.bpk"), b"garbage").unwrap();
     let mut resume3 = resume.clone();
     resume3[4] = "3";
-    fails_with(&resume3, &dir, &["cannot resume", "generator", "unreadable weights"]);
+    fails_with(
+        &resume3,
+        &dir,
+        &["cannot resume", "generator", "unreadable weights"],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn bad_inputs_get_clear_errors() {
     let dir = scratch("bad");
-    let with = |extra: &[&str]| -> Vec<String> { TINY.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let with = |extra: &[&str]| -> Vec<String> {
+        TINY.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
     let run = |extra: &[&str], expected: &[&str]| {
         let args = with(extra);
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         fails_with(&refs, &dir, expected);
     };
-    run(&["--data-dir", "no/such/folder"], &["no/such/folder", "does not exist"]);
+    run(
+        &["--data-dir", "no/such/folder"],
+        &["no/such/folder", "does not exist"],
+    );
     run(&["--normal-class", "12"], &["normal-class 12", "outside"]);
     run(&["--image-size", "48"], &["image size 48"]);
 
@@ -106,18 +163,43 @@ fn bad_inputs_get_clear_errors() {
     std::fs::create_dir_all(&data).unwrap();
     let images = lran::data::idx::encode_idx(&[10, 28, 28], &[0; 10 * 28 * 28]);
     std::fs::write(data.join("train-images-idx3-ubyte"), &images[..1000]).unwrap();
-    std::fs::write(data.join("train-labels-idx1-ubyte"), b"this is not an idx file").unwrap();
+    std::fs::write(
+        data.join("train-labels-idx1-ubyte"),
+        b"this is not an idx file",
+    )
+    .unwrap();
     std::fs::write(data.join("t10k-images-idx3-ubyte"), &images).unwrap();
-    std::fs::write(data.join("t10k-labels-idx1-ubyte"), lran::data::idx::encode_idx(&[9], &[0; 9])).unwrap();
+    std::fs::write(
+        data.join("t10k-labels-idx1-ubyte"),
+        lran::data::idx::encode_idx(&[9], &[0; 9]),
+    )
+    .unwrap();
     let data_arg = data.to_string_lossy().into_owned();
-    run(&["--data-dir", &data_arg], &["train-images-idx3-ubyte", "truncated"]);
+    run(
+        &["--data-dir", &data_arg],
+        &["train-images-idx3-ubyte", "truncated"],
+    );
     std::fs::write(data.join("train-images-idx3-ubyte"), &images).unwrap();
-    run(&["--data-dir", &data_arg], &["train-labels-idx1-ubyte", "not an IDX file"]);
-    std::fs::write(data.join("train-labels-idx1-ubyte"), lran::data::idx::encode_idx(&[10], &[1; 10])).unwrap();
-    run(&["--data-dir", &data_arg], &["t10k-images-idx3-ubyte", "10 images", "9 labels"]);
+    run(
+        &["--data-dir", &data_arg],
+        &["train-labels-idx1-ubyte", "not an IDX file"],
+    );
+    std::fs::write(
+        data.join("train-labels-idx1-ubyte"),
+        lran::data::idx::encode_idx(&[10], &[1; 10]),
+    )
+    .unwrap();
+    run(
+        &["--data-dir", &data_arg],
+        &["t10k-images-idx3-ubyte", "10 images", "9 labels"],
+    );
     std::fs::remove_file(data.join("t10k-labels-idx1-ubyte")).unwrap();
     run(&["--data-dir", &data_arg], &["no t10k-labels-idx1-ubyte"]);
 
-    fails_with(&["eval", "--run", "never-trained"], &dir, &["never-trained", "not a training run"]);
+    fails_with(
+        &["eval", "--run", "never-trained"],
+        &dir,
+        &["never-trained", "not a training run"],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,627 @@
+//! Brain MRI volumes → model-sized axial slices, written once for the trainer, the evaluator,
+//! `cargo xtask data inspect` and the page.
+//!
+//! Per case (one subject, one or more modalities on one voxel grid):
+//! 1. a brain mask: a given mask file, the non-zero voxels (skull-stripped scans: BraTS, HCP
+//!    `*_brain`), or an intensity threshold (heads with skull; it removes the background only);
+//! 2. z-score normalisation of each modality inside the brain (the paper's choice), clipped at
+//!    ±`z_clip` and scaled to the decoder's tanh range [−1, 1]; outside the brain is −1;
+//! 3. one crop for the whole case: the brain's bounding box in the axial plane over the kept
+//!    slices, plus a margin, padded to a square in millimetres (so anisotropic voxels keep their
+//!    shape), resampled to the model size with area averaging;
+//! 4. slices whose brain cross-section is at least `min_brain_fraction` of the case's largest
+//!    are kept (the top and bottom of the head hold little brain);
+//! 5. with a segmentation, each kept slice is labelled: tumour with at least
+//!    `tumour_min_voxels` tumour voxels (10, as the HCP → BraTS literature uses), healthy with
+//!    none, and excluded in between (counted, never scored in an AUC).
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::volume::Volume;
+use crate::error::{LranError, Result};
+
+/// Settings of the slice pipeline; stored with a model so the page slices uploads the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SliceConfig {
+    /// Side of the square model input in pixels.
+    pub image_size: usize,
+    /// Space added around the brain's bounding box on each side, as a fraction of its longer side.
+    pub margin: f32,
+    /// Keep slices whose brain area is at least this fraction of the case's largest slice.
+    pub min_brain_fraction: f32,
+    /// A slice with at least this many tumour voxels is a tumour slice.
+    pub tumour_min_voxels: usize,
+    /// z-scores beyond ±z_clip saturate at ±1.
+    pub z_clip: f32,
+}
+
+impl SliceConfig {
+    pub fn new(image_size: usize) -> Self {
+        Self {
+            image_size,
+            margin: 0.05,
+            min_brain_fraction: 0.25,
+            tumour_min_voxels: 10,
+            z_clip: 3.0,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let problem = if !(8..=1024).contains(&self.image_size) {
+            Some(format!("slice size {} is outside 8–1024", self.image_size))
+        } else if !(0.0..=1.0).contains(&self.margin) {
+            Some(format!("margin {} is outside 0–1", self.margin))
+        } else if !(0.0..=1.0).contains(&self.min_brain_fraction) {
+            Some(format!(
+                "minimum brain fraction {} is outside 0–1",
+                self.min_brain_fraction
+            ))
+        } else if !(self.z_clip > 0.0 && self.z_clip.is_finite()) {
+            Some(format!("z clip {} must be positive", self.z_clip))
+        } else if self.tumour_min_voxels == 0 {
+            Some("the tumour voxel count must be at least 1".to_string())
+        } else {
+            None
+        };
+        problem.map_or(Ok(()), |p| Err(LranError::config(p)))
+    }
+}
+
+/// What a brain model needs to slice a volume as its training did (stored in its model.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrainInput {
+    /// MRI contrasts as channels, in order (t1, t1ce, t2, flair).
+    pub modalities: Vec<String>,
+    pub slices: SliceConfig,
+    /// The mask rule training forced on every case, if any (else each layout's own).
+    pub mask_rule: Option<MaskRule>,
+}
+
+/// How the brain is told from the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaskRule {
+    /// The case's mask volume (> 0 = brain).
+    Given,
+    /// Non-zero voxels of the first modality (skull-stripped scans).
+    NonZero,
+    /// Voxels above this fraction of the first modality's 99th percentile.
+    Threshold(f32),
+}
+
+/// One subject: modalities on one grid, optional brain mask and tumour segmentation.
+#[derive(Debug, Clone)]
+pub struct BrainCase {
+    pub name: String,
+    /// The model's channels, in order (e.g. T1, or T1 + T2 + FLAIR).
+    pub modalities: Vec<Volume>,
+    pub mask: Option<Volume>,
+    pub segmentation: Option<Volume>,
+}
+
+/// What a kept slice is for evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SliceLabel {
+    /// No segmentation was given.
+    Unlabelled,
+    Healthy,
+    Tumour,
+    /// Some tumour voxels, fewer than the threshold: left out of AUCs, counted in reports.
+    Excluded,
+}
+
+/// A kept slice as the model sees it.
+#[derive(Debug, Clone)]
+pub struct BrainSlice {
+    /// Axial index in the canonical (inferior → superior) volume.
+    pub index: usize,
+    /// `channels × size × size`, in [−1, 1].
+    pub input: Vec<f32>,
+    /// `size × size`: brain (true) at model resolution.
+    pub brain: Vec<bool>,
+    /// `size × size`: tumour at model resolution (all false without a segmentation).
+    pub tumour: Vec<bool>,
+    /// Brain voxels in the original slice.
+    pub brain_voxels: usize,
+    /// Tumour voxels in the original slice.
+    pub tumour_voxels: usize,
+    pub label: SliceLabel,
+}
+
+/// A case cut into slices, with what the report needs to say about it.
+#[derive(Debug, Clone)]
+pub struct SlicedCase {
+    pub name: String,
+    pub channels: usize,
+    pub size: usize,
+    /// Axial slices in the volume.
+    pub total_slices: usize,
+    pub slices: Vec<BrainSlice>,
+    /// Voxels in the brain mask.
+    pub brain_voxels: usize,
+    /// Per modality: mean and standard deviation inside the brain.
+    pub brain_mean_std: Vec<(f32, f32)>,
+    /// The crop in slice pixels (radiological image coordinates): top, left, height, width.
+    pub crop: [f32; 4],
+}
+
+impl SlicedCase {
+    pub fn count(&self, label: SliceLabel) -> usize {
+        self.slices.iter().filter(|s| s.label == label).count()
+    }
+}
+
+/// Cuts a case into labelled model-sized slices.
+pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Result<SlicedCase> {
+    config.validate()?;
+    let first = case
+        .modalities
+        .first()
+        .ok_or_else(|| LranError::data(&case.name, "no image volume (modality) was given"))?;
+    let dims = first.dims;
+    let check_grid = |volume: &Volume, role: &str| -> Result<()> {
+        if volume.dims != dims {
+            return Err(LranError::data(
+                &volume.name,
+                format!(
+                    "the {role} is {}×{}×{} but the image {} is {}×{}×{}: they must share one voxel grid",
+                    volume.dims[0],
+                    volume.dims[1],
+                    volume.dims[2],
+                    first.name,
+                    dims[0],
+                    dims[1],
+                    dims[2]
+                ),
+            ));
+        }
+        let far = volume
+            .affine
+            .iter()
+            .flatten()
+            .zip(first.affine.iter().flatten())
+            .any(|(a, b)| (a - b).abs() > 0.5);
+        if far {
+            return Err(LranError::data(
+                &volume.name,
+                format!(
+                    "the {role}'s affine places it elsewhere than the image {} (not registered to it)",
+                    first.name
+                ),
+            ));
+        }
+        Ok(())
+    };
+    for modality in &case.modalities[1..] {
+        check_grid(modality, "modality")?;
+    }
+    if let Some(mask) = &case.mask {
+        check_grid(mask, "brain mask")?;
+    }
+    if let Some(segmentation) = &case.segmentation {
+        check_grid(segmentation, "segmentation")?;
+    }
+
+    let brain: Vec<bool> = match rule {
+        MaskRule::Given => {
+            let mask = case.mask.as_ref().ok_or_else(|| {
+                LranError::data(
+                    &case.name,
+                    "the mask rule is 'given' but the case has no mask file",
+                )
+            })?;
+            mask.data.iter().map(|&v| v > 0.0).collect()
+        }
+        MaskRule::NonZero => first.data.iter().map(|&v| v != 0.0).collect(),
+        MaskRule::Threshold(fraction) => {
+            let mut sorted = first.data.clone();
+            sorted.sort_by(f32::total_cmp);
+            let p99 = sorted[((sorted.len() - 1) as f64 * 0.99) as usize];
+            let cut = fraction * p99;
+            first.data.iter().map(|&v| v > cut).collect()
+        }
+    };
+    let brain_voxels = brain.iter().filter(|&&b| b).count();
+    if brain_voxels == 0 {
+        return Err(LranError::data(
+            &case.name,
+            "the brain mask is empty (no brain voxels)",
+        ));
+    }
+    let mut exact_mean_std = Vec::new();
+    for modality in &case.modalities {
+        let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
+        for (&v, &b) in modality.data.iter().zip(&brain) {
+            if b {
+                sum += v as f64;
+                sum_sq += (v as f64) * (v as f64);
+            }
+        }
+        let mean = sum / brain_voxels as f64;
+        let std = (sum_sq / brain_voxels as f64 - mean * mean).max(0.0).sqrt();
+        if !(std > 1e-6 * mean.abs().max(1.0)) || !std.is_finite() {
+            return Err(LranError::data(
+                &modality.name,
+                "the intensity is constant inside the brain: nothing to normalise",
+            ));
+        }
+        exact_mean_std.push((mean, std));
+    }
+    let brain_mean_std = exact_mean_std
+        .iter()
+        .map(|&(m, s)| (m as f32, s as f32))
+        .collect();
+
+    // Slice images in radiological orientation: rows = ny (anterior first), columns = nx.
+    let [nx, ny, nz] = dims;
+    let plane = nx * ny;
+    let radiological = |z: usize, row: usize, column: usize| -> usize {
+        (nx - 1 - column) + nx * (ny - 1 - row) + plane * z
+    };
+    let areas: Vec<usize> = (0..nz)
+        .map(|z| {
+            brain[z * plane..(z + 1) * plane]
+                .iter()
+                .filter(|&&b| b)
+                .count()
+        })
+        .collect();
+    let largest = *areas.iter().max().expect("at least one slice");
+    let kept: Vec<usize> = (0..nz)
+        .filter(|&z| areas[z] > 0 && areas[z] as f32 >= config.min_brain_fraction * largest as f32)
+        .collect();
+
+    // One crop for the case: the brain's bounding box over the kept slices.
+    let (mut top, mut left, mut bottom, mut right) = (ny, nx, 0, 0);
+    for &z in &kept {
+        for row in 0..ny {
+            for column in 0..nx {
+                if brain[radiological(z, row, column)] {
+                    top = top.min(row);
+                    bottom = bottom.max(row);
+                    left = left.min(column);
+                    right = right.max(column);
+                }
+            }
+        }
+    }
+    let [sx, sy, _] = first
+        .spacing
+        .map(|s| if s > 0.0 && s.is_finite() { s } else { 1.0 });
+    let height_mm = (bottom + 1 - top) as f32 * sy;
+    let width_mm = (right + 1 - left) as f32 * sx;
+    let side_mm = height_mm.max(width_mm) * (1.0 + 2.0 * config.margin);
+    let (centre_row, centre_column) = (
+        (top + bottom + 1) as f32 / 2.0,
+        (left + right + 1) as f32 / 2.0,
+    );
+    let (crop_height, crop_width) = (side_mm / sy, side_mm / sx);
+    let crop = [
+        centre_row - crop_height / 2.0,
+        centre_column - crop_width / 2.0,
+        crop_height,
+        crop_width,
+    ];
+
+    let size = config.image_size;
+    let mut slices = Vec::with_capacity(kept.len());
+    for &z in &kept {
+        let mut input = Vec::with_capacity(size * size * case.modalities.len());
+        for (modality, &(mean, std)) in case.modalities.iter().zip(&exact_mean_std) {
+            // In f64: scans with extreme values must not overflow into NaN.
+            let scale = std * config.z_clip as f64;
+            let image: Vec<f32> = (0..plane)
+                .map(|i| {
+                    let (row, column) = (i / nx, i % nx);
+                    let at = radiological(z, row, column);
+                    if brain[at] {
+                        ((modality.data[at] as f64 - mean) / scale).clamp(-1.0, 1.0) as f32
+                    } else {
+                        -1.0
+                    }
+                })
+                .collect();
+            input.extend(resample(&image, nx, ny, crop, size, -1.0));
+        }
+        let brain_plane: Vec<f32> = (0..plane)
+            .map(|i| {
+                if brain[radiological(z, i / nx, i % nx)] {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let brain_small: Vec<bool> = resample(&brain_plane, nx, ny, crop, size, 0.0)
+            .into_iter()
+            .map(|v| v >= 0.5)
+            .collect();
+        let (tumour, tumour_voxels, label) = match &case.segmentation {
+            None => (vec![false; size * size], 0, SliceLabel::Unlabelled),
+            Some(segmentation) => {
+                let tumour_plane: Vec<f32> = (0..plane)
+                    .map(|i| {
+                        if segmentation.data[radiological(z, i / nx, i % nx)] > 0.0 {
+                            1.0
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let voxels = tumour_plane.iter().filter(|&&v| v > 0.0).count();
+                let label = if voxels == 0 {
+                    SliceLabel::Healthy
+                } else if voxels >= config.tumour_min_voxels {
+                    SliceLabel::Tumour
+                } else {
+                    SliceLabel::Excluded
+                };
+                let small = resample(&tumour_plane, nx, ny, crop, size, 0.0)
+                    .into_iter()
+                    .map(|v| v >= 0.5)
+                    .collect();
+                (small, voxels, label)
+            }
+        };
+        slices.push(BrainSlice {
+            index: z,
+            input,
+            brain: brain_small,
+            tumour,
+            brain_voxels: areas[z],
+            tumour_voxels,
+            label,
+        });
+    }
+    Ok(SlicedCase {
+        name: case.name.clone(),
+        channels: case.modalities.len(),
+        size,
+        total_slices: nz,
+        slices,
+        brain_voxels,
+        brain_mean_std,
+        crop,
+    })
+}
+
+/// Tumour voxels per axial slice (inferior → superior) of a segmentation, whatever the mask.
+pub fn tumour_voxels_per_slice(segmentation: &Volume) -> Vec<usize> {
+    let plane = segmentation.dims[0] * segmentation.dims[1];
+    segmentation
+        .data
+        .chunks(plane)
+        .map(|s| s.iter().filter(|&&v| v > 0.0).count())
+        .collect()
+}
+
+/// Resamples the window `crop` = [top, left, height, width] (pixels, may reach outside the
+/// image, where `outside` is used) of a `width × height` image to `size × size`, averaging
+/// `k × k` bilinear samples per output pixel (k = the shrink factor, rounded up) so that
+/// shrinking does not alias.
+fn resample(
+    image: &[f32],
+    width: usize,
+    height: usize,
+    crop: [f32; 4],
+    size: usize,
+    outside: f32,
+) -> Vec<f32> {
+    let [top, left, crop_height, crop_width] = crop;
+    let (step_row, step_column) = (crop_height / size as f32, crop_width / size as f32);
+    let k = step_row.max(step_column).ceil().clamp(1.0, 8.0) as usize;
+    let sample = |row: f32, column: f32| -> f32 {
+        // Pixel centres sit at integer + 0.5.
+        let (r, c) = (row - 0.5, column - 0.5);
+        let (r0, c0) = (r.floor(), c.floor());
+        let (fr, fc) = (r - r0, c - c0);
+        let at = |rr: f32, cc: f32| -> f32 {
+            if rr < 0.0 || cc < 0.0 || rr >= height as f32 || cc >= width as f32 {
+                outside
+            } else {
+                image[rr as usize * width + cc as usize]
+            }
+        };
+        let top_mix = at(r0, c0) * (1.0 - fc) + at(r0, c0 + 1.0) * fc;
+        let bottom_mix = at(r0 + 1.0, c0) * (1.0 - fc) + at(r0 + 1.0, c0 + 1.0) * fc;
+        top_mix * (1.0 - fr) + bottom_mix * fr
+    };
+    let mut out = Vec::with_capacity(size * size);
+    for row in 0..size {
+        for column in 0..size {
+            let mut sum = 0.0;
+            for i in 0..k {
+                for j in 0..k {
+                    let r = top + (row as f32 + (i as f32 + 0.5) / k as f32) * step_row;
+                    let c = left + (column as f32 + (j as f32 + 0.5) / k as f32) * step_column;
+                    sum += sample(r, c);
+                }
+            }
+            out.push(sum / (k * k) as f32);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::volume::orientation_of;
+
+    /// An ellipsoidal "brain" of intensity 100 + x in a 40×48×30 grid, with a tumour ball.
+    fn phantom(tumour: bool) -> BrainCase {
+        let dims = [40, 48, 30];
+        let mut affine = [[0.0; 4]; 4];
+        for axis in 0..3 {
+            affine[axis][axis] = 1.0;
+        }
+        affine[3][3] = 1.0;
+        let inside = |x: usize, y: usize, z: usize| {
+            let (dx, dy, dz) = (
+                (x as f32 - 20.0) / 15.0,
+                (y as f32 - 24.0) / 20.0,
+                (z as f32 - 15.0) / 12.0,
+            );
+            dx * dx + dy * dy + dz * dz <= 1.0
+        };
+        let mut image = Vec::new();
+        let mut seg = Vec::new();
+        for z in 0..dims[2] {
+            for y in 0..dims[1] {
+                for x in 0..dims[0] {
+                    image.push(if inside(x, y, z) {
+                        100.0 + x as f32
+                    } else {
+                        0.0
+                    });
+                    let (dx, dy, dz) = (x as f32 - 25.0, y as f32 - 30.0, z as f32 - 15.0);
+                    seg.push(if tumour && dx * dx + dy * dy + dz * dz <= 9.0 {
+                        1.0
+                    } else {
+                        0.0
+                    });
+                }
+            }
+        }
+        let orientation = orientation_of(&affine).unwrap();
+        let volume = |name: &str, data: Vec<f32>| {
+            Volume::from_file_order(
+                name,
+                dims,
+                data,
+                affine,
+                orientation,
+                "f32".into(),
+                dims.to_vec(),
+                None,
+            )
+        };
+        BrainCase {
+            name: "phantom".into(),
+            modalities: vec![volume("t1", image)],
+            mask: None,
+            segmentation: Some(volume("seg", seg)),
+        }
+    }
+
+    #[test]
+    fn slices_are_normalised_cropped_and_labelled() {
+        let case = phantom(true);
+        let config = SliceConfig::new(32);
+        let sliced = slice_case(&case, MaskRule::NonZero, &config).unwrap();
+        assert_eq!(sliced.total_slices, 30);
+        // The kept slices are the central ones, where the brain area is at least a quarter of
+        // the largest (|dz| ≤ 12·√0.75 ≈ 10.4).
+        let indices: Vec<usize> = sliced.slices.iter().map(|s| s.index).collect();
+        assert_eq!(indices, (5..=25).collect::<Vec<_>>());
+        for slice in &sliced.slices {
+            assert_eq!(slice.input.len(), 32 * 32);
+            assert!(slice.input.iter().all(|v| (-1.0..=1.0).contains(v)));
+        }
+        // z-scores inside the brain: the brain's mean maps to about 0 in the model range.
+        let middle = &sliced.slices[10];
+        let inside: Vec<f32> = middle
+            .input
+            .iter()
+            .zip(&middle.brain)
+            .filter(|(_, b)| **b)
+            .map(|(v, _)| *v)
+            .collect();
+        let mean = inside.iter().sum::<f32>() / inside.len() as f32;
+        assert!(mean.abs() < 0.1, "mean {mean}");
+        // The crop fills the square along the brain's longer (front–back, 41 voxels) axis, with
+        // the 5% margin, and keeps its aspect: 31 voxels left–right become about 22 pixels.
+        let column = 16;
+        let top = (0..32).position(|r| middle.brain[r * 32 + column]).unwrap();
+        let bottom = (0..32)
+            .rposition(|r| middle.brain[r * 32 + column])
+            .unwrap();
+        assert!(top <= 3 && bottom >= 28, "{top}..{bottom}");
+        let row = 16;
+        let left = (0..32).position(|c| middle.brain[row * 32 + c]).unwrap();
+        let right = (0..32).rposition(|c| middle.brain[row * 32 + c]).unwrap();
+        assert!((20..=24).contains(&(right + 1 - left)), "{left}..{right}");
+        // Tumour ball of radius 3 around z = 15: slices 12..=18 have voxels.
+        let tumour: Vec<(usize, usize)> = sliced
+            .slices
+            .iter()
+            .filter(|s| s.tumour_voxels > 0)
+            .map(|s| (s.index, s.tumour_voxels))
+            .collect();
+        assert_eq!(
+            tumour.iter().map(|t| t.0).collect::<Vec<_>>(),
+            (12..=18).collect::<Vec<_>>()
+        );
+        for slice in &sliced.slices {
+            let expected = match slice.tumour_voxels {
+                0 => SliceLabel::Healthy,
+                n if n >= 10 => SliceLabel::Tumour,
+                _ => SliceLabel::Excluded,
+            };
+            assert_eq!(slice.label, expected);
+        }
+        // Slices 12 and 18 hold a single voxel: excluded.
+        assert_eq!(sliced.count(SliceLabel::Excluded), 2);
+        assert_eq!(sliced.count(SliceLabel::Tumour), 5);
+        // Radiological orientation: the tumour lies right of centre in the patient (x = 25 > 20),
+        // so on the image's left half, and anterior (y = 30 > 24), so in the top half.
+        let tumour_slice = sliced.slices.iter().find(|s| s.index == 15).unwrap();
+        let pixels: Vec<usize> = (0..32 * 32).filter(|&i| tumour_slice.tumour[i]).collect();
+        assert!(!pixels.is_empty());
+        let mean_column = pixels.iter().map(|i| i % 32).sum::<usize>() as f32 / pixels.len() as f32;
+        let mean_row = pixels.iter().map(|i| i / 32).sum::<usize>() as f32 / pixels.len() as f32;
+        assert!(
+            mean_column < 16.0 && mean_row < 16.0,
+            "row {mean_row} column {mean_column}"
+        );
+    }
+
+    #[test]
+    fn mismatched_and_empty_inputs_are_refused() {
+        let mut case = phantom(true);
+        let seg = case.segmentation.take().unwrap();
+        let mut small = seg.clone();
+        small.dims = [20, 48, 30];
+        small.data.truncate(20 * 48 * 30);
+        small.name = "seg-small".into();
+        case.segmentation = Some(small);
+        let message = slice_case(&case, MaskRule::NonZero, &SliceConfig::new(32))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("seg-small") && message.contains("20×48×30"),
+            "{message}"
+        );
+        let mut case = phantom(false);
+        let mut empty = case.modalities[0].clone();
+        empty.data.iter_mut().for_each(|v| *v = 0.0);
+        empty.name = "empty-mask".into();
+        case.mask = Some(empty);
+        let message = slice_case(&case, MaskRule::Given, &SliceConfig::new(32))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("mask is empty"), "{message}");
+        let case = phantom(false);
+        assert!(
+            slice_case(&case, MaskRule::Given, &SliceConfig::new(32))
+                .unwrap_err()
+                .to_string()
+                .contains("no mask file")
+        );
+    }
+
+    #[test]
+    fn resampling_averages_and_pads() {
+        let image = vec![1.0; 16];
+        // A window twice the image, centred: the image fills the middle half.
+        let out = resample(&image, 4, 4, [-2.0, -2.0, 8.0, 8.0], 4, -1.0);
+        assert_eq!(out[0], -1.0);
+        assert_eq!(out[5], 1.0);
+        let checker: Vec<f32> = (0..64)
+            .map(|i| if (i / 8 + i % 8) % 2 == 0 { 1.0 } else { 0.0 })
+            .collect();
+        let out = resample(&checker, 8, 8, [0.0, 0.0, 8.0, 8.0], 2, 0.0);
+        assert!(out.iter().all(|v| (v - 0.5).abs() < 1e-6), "{out:?}");
+    }
+}

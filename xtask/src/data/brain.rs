@@ -1,0 +1,603 @@
+//! Brain MRI datasets on disk: which files make a case, in the layouts users have.
+//!
+//! - **BraTS 2019/2020/2021**: `<case>/<case>_{t1,t1ce,t2,flair,seg}.nii.gz` (also under `HGG/`
+//!   and `LGG/`, as BraTS 2019 ships);
+//! - **BraTS 2023**: `<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz`;
+//! - **HCP**: `<subject>/T1w/T1w_acpc_dc_restore_brain.nii.gz` (and `T2w_…`), skull-stripped,
+//!   with `brainmask_fs.nii.gz` used as the mask when present;
+//! - **a plain folder** of volumes: every `<name>.nii[.gz]` is a case, with optional
+//!   `<name>_mask` / `<name>_brainmask` (brain mask) and `<name>_seg` (tumour labels) beside it;
+//! - **lran's shared data** (`../shared/data/brain`): its files named one by one below.
+//!
+//! Splits are by subject, never by slice: no subject's slices are on both sides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::ValueEnum;
+use lran::data::brain::{BrainCase, MaskRule, SliceConfig, SliceLabel, SlicedCase, slice_case};
+use lran::data::lesion::{LesionConfig, insert_lesion};
+use lran::data::nifti::{VolumeChoice, read_nifti};
+use lran::data::volume::Volume;
+use lran::data::{ImageSet, Split};
+use lran::rng::SplitMix64;
+use serde::{Deserialize, Serialize};
+
+use crate::data::labelled::{check_dir, file_name};
+use crate::provenance::sha256_hex;
+
+/// An MRI contrast, named as BraTS 2019 names it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Modality {
+    T1,
+    /// T1 with contrast agent (BraTS 2023: t1c).
+    T1ce,
+    T2,
+    Flair,
+}
+
+impl Modality {
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::T1 => "t1",
+            Modality::T1ce => "t1ce",
+            Modality::T2 => "t2",
+            Modality::Flair => "flair",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    Brats2019,
+    Brats2023,
+    Hcp,
+    Plain,
+    Shared,
+}
+
+impl Layout {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::Brats2019 => "BraTS 2019–2021 (<case>/<case>_{t1,t1ce,t2,flair,seg}.nii.gz)",
+            Layout::Brats2023 => "BraTS 2023 (<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz)",
+            Layout::Hcp => "HCP (<subject>/T1w/T1w_acpc_dc_restore_brain.nii.gz)",
+            Layout::Plain => {
+                "a plain folder of NIfTI volumes (<name>.nii.gz, optional <name>_mask, <name>_seg)"
+            }
+            Layout::Shared => "lran's shared brain data (healthy templates + tumour cases)",
+        }
+    }
+}
+
+/// The files of one case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseFiles {
+    pub name: String,
+    pub modalities: BTreeMap<Modality, PathBuf>,
+    pub mask: Option<PathBuf>,
+    pub segmentation: Option<PathBuf>,
+    pub mask_rule: MaskRule,
+}
+
+/// What a folder holds.
+#[derive(Debug, Clone)]
+pub struct BrainSource {
+    pub layout: Layout,
+    /// Cases without a segmentation (healthy subjects, or unlabelled scans).
+    pub unlabelled: Vec<CaseFiles>,
+    /// Cases with a tumour segmentation.
+    pub labelled: Vec<CaseFiles>,
+}
+
+/// `<dir>/<stem>.nii.gz` or `<dir>/<stem>.nii`.
+fn nifti_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+    [format!("{stem}.nii.gz"), format!("{stem}.nii")]
+        .into_iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
+
+fn subfolders(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    Ok(folders)
+}
+
+fn folder_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+const BRATS_2019: [(Option<Modality>, &str); 5] = [
+    (Some(Modality::T1), "_t1"),
+    (Some(Modality::T1ce), "_t1ce"),
+    (Some(Modality::T2), "_t2"),
+    (Some(Modality::Flair), "_flair"),
+    (None, "_seg"),
+];
+const BRATS_2023: [(Option<Modality>, &str); 5] = [
+    (Some(Modality::T1), "-t1n"),
+    (Some(Modality::T1ce), "-t1c"),
+    (Some(Modality::T2), "-t2w"),
+    (Some(Modality::Flair), "-t2f"),
+    (None, "-seg"),
+];
+
+/// A BraTS case folder under either naming, or `None`.
+fn brats_case(dir: &Path) -> Option<(Layout, CaseFiles)> {
+    let name = folder_name(dir);
+    for (layout, names) in [
+        (Layout::Brats2019, BRATS_2019),
+        (Layout::Brats2023, BRATS_2023),
+    ] {
+        let mut modalities = BTreeMap::new();
+        let mut segmentation = None;
+        for (modality, suffix) in names {
+            if let Some(path) = nifti_file(dir, &format!("{name}{suffix}")) {
+                match modality {
+                    Some(m) => {
+                        modalities.insert(m, path);
+                    }
+                    None => segmentation = Some(path),
+                }
+            }
+        }
+        if !modalities.is_empty() {
+            return Some((
+                layout,
+                CaseFiles {
+                    name,
+                    modalities,
+                    mask: None,
+                    segmentation,
+                    mask_rule: MaskRule::NonZero,
+                },
+            ));
+        }
+    }
+    None
+}
+
+fn hcp_subject(dir: &Path) -> Option<CaseFiles> {
+    let t1w = dir.join("T1w");
+    let t1 = nifti_file(&t1w, "T1w_acpc_dc_restore_brain")?;
+    let mut modalities = BTreeMap::from([(Modality::T1, t1)]);
+    if let Some(t2) = nifti_file(&t1w, "T2w_acpc_dc_restore_brain") {
+        modalities.insert(Modality::T2, t2);
+    }
+    let mask = nifti_file(&t1w, "brainmask_fs");
+    let mask_rule = if mask.is_some() {
+        MaskRule::Given
+    } else {
+        MaskRule::NonZero
+    };
+    Some(CaseFiles {
+        name: folder_name(dir),
+        modalities,
+        mask,
+        segmentation: None,
+        mask_rule,
+    })
+}
+
+fn plain_cases(dir: &Path) -> Result<Vec<CaseFiles>> {
+    let mut stems: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter_map(|p| {
+            let name = file_name(&p);
+            let stem = name
+                .strip_suffix(".nii.gz")
+                .or_else(|| name.strip_suffix(".nii"))?
+                .to_string();
+            Some((stem, p))
+        })
+        .collect();
+    stems.sort();
+    let companions = ["_brainmask", "_mask", "_seg"];
+    let mut cases = Vec::new();
+    for (stem, path) in &stems {
+        if companions.iter().any(|c| stem.ends_with(c)) {
+            continue;
+        }
+        let companion = |suffix: &str| {
+            stems
+                .iter()
+                .find(|(s, _)| *s == format!("{stem}{suffix}"))
+                .map(|(_, p)| p.clone())
+        };
+        let mask = companion("_brainmask").or_else(|| companion("_mask"));
+        let mask_rule = if mask.is_some() {
+            MaskRule::Given
+        } else {
+            MaskRule::NonZero
+        };
+        cases.push(CaseFiles {
+            name: stem.clone(),
+            modalities: BTreeMap::from([(Modality::T1, path.clone())]),
+            mask,
+            segmentation: companion("_seg"),
+            mask_rule,
+        });
+    }
+    Ok(cases)
+}
+
+/// lran's shared brain data, file by file: which scan is the brain and which file masks it.
+fn shared_cases(root: &Path) -> Option<BrainSource> {
+    let healthy = root.join("healthy");
+    let tumour = root.join("tumour");
+    if !healthy.join("mni152-2009a").is_dir() || !tumour.join("TCGA-DU-7294").is_dir() {
+        return None;
+    }
+    let case = |name: &str, t1: PathBuf, mask: Option<PathBuf>| CaseFiles {
+        name: name.to_string(),
+        modalities: BTreeMap::from([(Modality::T1, t1)]),
+        mask_rule: if mask.is_some() {
+            MaskRule::Given
+        } else {
+            MaskRule::NonZero
+        },
+        mask,
+        segmentation: None,
+    };
+    let unlabelled = vec![
+        // The 2009a template as nilearn ships it: already brain-extracted (zero outside).
+        case(
+            "mni152-2009a",
+            healthy.join("mni152-2009a/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"),
+            None,
+        ),
+        // Colin27's brain-extracted scan (ch2.nii.gz keeps the skull).
+        case("colin27", healthy.join("colin27/ch2bet.nii.gz"), None),
+        // A real head with skull; its skull-strip mask ships beside it.
+        case(
+            "itk-t1",
+            healthy.join("itk-t1/KmeansTest_T1UCharRaw.nii.gz"),
+            Some(healthy.join("itk-t1/KmeansTest_T1RawSkullStrip.nii.gz")),
+        ),
+    ];
+    let tcga = tumour.join("TCGA-DU-7294");
+    let labelled = vec![CaseFiles {
+        name: "TCGA-DU-7294".into(),
+        modalities: BTreeMap::from([
+            (Modality::T1, tcga.join("t1.nii.gz")),
+            (Modality::T1ce, tcga.join("t1c.nii.gz")),
+            (Modality::T2, tcga.join("t2.nii.gz")),
+            (Modality::Flair, tcga.join("fla.nii.gz")),
+        ]),
+        mask: None,
+        segmentation: Some(tcga.join("seg.nii.gz")),
+        mask_rule: MaskRule::NonZero,
+    }];
+    Some(BrainSource {
+        layout: Layout::Shared,
+        unlabelled,
+        labelled,
+    })
+}
+
+/// Finds the cases in `dir`: one case folder, a folder of them (BraTS 2019's `HGG/`/`LGG/`
+/// too), HCP subjects, a plain folder, or the shared data.
+pub fn detect(dir: &Path) -> Result<BrainSource> {
+    check_dir(dir)?;
+    if let Some(shared) = shared_cases(dir) {
+        return Ok(shared);
+    }
+    let mut found: Vec<(Layout, CaseFiles)> = Vec::new();
+    if let Some(case) = brats_case(dir) {
+        found.push(case);
+    } else if let Some(subject) = hcp_subject(dir) {
+        found.push((Layout::Hcp, subject));
+    } else {
+        for sub in subfolders(dir)? {
+            if let Some(case) = brats_case(&sub) {
+                found.push(case);
+            } else if let Some(subject) = hcp_subject(&sub) {
+                found.push((Layout::Hcp, subject));
+            } else if ["HGG", "LGG"].contains(&folder_name(&sub).as_str()) {
+                for case_dir in subfolders(&sub)? {
+                    if let Some(case) = brats_case(&case_dir) {
+                        found.push(case);
+                    }
+                }
+            }
+        }
+    }
+    let (layout, cases) = if found.is_empty() {
+        let cases = plain_cases(dir)?;
+        if cases.is_empty() {
+            bail!(
+                "{} holds no brain volumes in a known layout: expected {}, {}, {} or {}",
+                dir.display(),
+                Layout::Brats2019.describe(),
+                Layout::Brats2023.describe(),
+                Layout::Hcp.describe(),
+                Layout::Plain.describe()
+            );
+        }
+        (Layout::Plain, cases)
+    } else {
+        let layout = found[0].0;
+        if let Some((other, case)) = found.iter().find(|(l, _)| *l != layout) {
+            bail!(
+                "{} mixes layouts: {} is {other:?} but {} is {layout:?}",
+                dir.display(),
+                case.name,
+                found[0].1.name
+            );
+        }
+        (layout, found.into_iter().map(|(_, c)| c).collect())
+    };
+    let (labelled, unlabelled) = cases.into_iter().partition(|c| c.segmentation.is_some());
+    Ok(BrainSource {
+        layout,
+        unlabelled,
+        labelled,
+    })
+}
+
+/// Reads a case's volumes: the requested modalities (in order), mask and segmentation.
+/// Returns the case and (file, sha256) of every file read.
+pub fn load_case(
+    files: &CaseFiles,
+    modalities: &[Modality],
+    choice: VolumeChoice,
+) -> Result<(BrainCase, Vec<(String, String)>)> {
+    let mut hashes = Vec::new();
+    let mut read = |path: &Path| -> Result<Volume> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        hashes.push((
+            format!("{}/{}", files.name, file_name(path)),
+            sha256_hex(&bytes),
+        ));
+        Ok(read_nifti(&path.display().to_string(), &bytes, choice)?)
+    };
+    let mut volumes = Vec::new();
+    for modality in modalities {
+        let Some(path) = files.modalities.get(modality) else {
+            let have: Vec<&str> = files.modalities.keys().map(|m| m.name()).collect();
+            bail!(
+                "case {} has no {} scan (it has: {})",
+                files.name,
+                modality.name(),
+                have.join(", ")
+            );
+        };
+        volumes.push(read(path)?);
+    }
+    let mask = files.mask.as_deref().map(&mut read).transpose()?;
+    let segmentation = files.segmentation.as_deref().map(&mut read).transpose()?;
+    Ok((
+        BrainCase {
+            name: files.name.clone(),
+            modalities: volumes,
+            mask,
+            segmentation,
+        },
+        hashes,
+    ))
+}
+
+/// What the report says about each case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub name: String,
+    pub role: String,
+    pub dims: [usize; 3],
+    pub spacing_mm: [f32; 3],
+    pub file_orientation: String,
+    pub slices: usize,
+    pub kept: usize,
+    pub healthy: usize,
+    pub tumour: usize,
+    pub excluded: usize,
+}
+
+pub fn summarise(case: &BrainCase, sliced: &SlicedCase, role: &str) -> CaseSummary {
+    let first = &case.modalities[0];
+    CaseSummary {
+        name: case.name.clone(),
+        role: role.to_string(),
+        dims: first.dims,
+        spacing_mm: first.spacing,
+        file_orientation: first.orientation.code(),
+        slices: sliced.total_slices,
+        kept: sliced.slices.len(),
+        healthy: sliced.count(SliceLabel::Healthy),
+        tumour: sliced.count(SliceLabel::Tumour),
+        excluded: sliced.count(SliceLabel::Excluded),
+    }
+}
+
+/// How a brain dataset is read and split; stored with the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrainOptions {
+    /// Healthy subjects for training and validation.
+    pub healthy_dir: PathBuf,
+    /// Cases with tumour segmentations for testing (`None`: the healthy folder's own labelled cases).
+    pub test_dir: Option<PathBuf>,
+    pub modalities: Vec<Modality>,
+    pub slices: SliceConfig,
+    /// Override of each case's mask rule (e.g. a threshold for heads with skull).
+    pub mask_rule: Option<MaskRule>,
+    /// The volume to read from 4D files.
+    pub volume: Option<usize>,
+    /// Paint synthetic lesions into copies of the validation slices (reported apart, as synthetic).
+    pub synthetic_lesions: bool,
+}
+
+pub struct LoadedBrain {
+    pub split: Split,
+    pub files: Vec<(String, String)>,
+    pub cases: Vec<CaseSummary>,
+    pub layouts: Vec<Layout>,
+}
+
+fn slice_files(
+    files: &CaseFiles,
+    options: &BrainOptions,
+    hashes: &mut Vec<(String, String)>,
+) -> Result<(BrainCase, SlicedCase)> {
+    let choice = options.volume.map(VolumeChoice::Index).unwrap_or_default();
+    let (case, read) = load_case(files, &options.modalities, choice)?;
+    hashes.extend(read);
+    let rule = options.mask_rule.unwrap_or(files.mask_rule);
+    let sliced = slice_case(&case, rule, &options.slices)?;
+    if sliced.slices.is_empty() {
+        bail!(
+            "case {} keeps no slices (is its brain mask right?)",
+            files.name
+        );
+    }
+    Ok((case, sliced))
+}
+
+/// Healthy subjects split by subject into training and validation; test slices from the
+/// labelled cases (tumour vs healthy slices; excluded ones counted).
+pub fn load_split(
+    options: &BrainOptions,
+    validation_fraction: f64,
+    seed: u64,
+) -> Result<LoadedBrain> {
+    let healthy_source = detect(&options.healthy_dir)?;
+    let test_source = match &options.test_dir {
+        Some(dir) => detect(dir)?,
+        None => healthy_source.clone(),
+    };
+    if matches!(healthy_source.layout, Layout::Brats2019 | Layout::Brats2023) {
+        bail!(
+            "{} is a BraTS folder: its cases hold tumours, so none can be a healthy training subject (train on HCP or other healthy scans; give BraTS as --test-dir)",
+            options.healthy_dir.display()
+        );
+    }
+    let mut healthy = healthy_source.unlabelled.clone();
+    if healthy.len() < 2 {
+        bail!(
+            "{} holds {} healthy (unsegmented) subject(s): at least two are needed, one to train on and one to validate",
+            options.healthy_dir.display(),
+            healthy.len()
+        );
+    }
+    if test_source.labelled.is_empty() {
+        bail!(
+            "no case with a tumour segmentation in {}: testing needs BraTS-style cases with a seg file (give --test-dir)",
+            options
+                .test_dir
+                .as_ref()
+                .unwrap_or(&options.healthy_dir)
+                .display()
+        );
+    }
+    SplitMix64::new(seed).shuffle(&mut healthy);
+    let validation_count =
+        ((healthy.len() as f64 * validation_fraction).round() as usize).clamp(1, healthy.len() - 1);
+    let (validation_files, train_files) = healthy.split_at(validation_count);
+
+    let channels = options.modalities.len();
+    let size = options.slices.image_size;
+    let new_set = || ImageSet {
+        image_len: channels * size * size,
+        ..Default::default()
+    };
+    let (mut train, mut validation, mut test) = (new_set(), new_set(), new_set());
+    let mut files = Vec::new();
+    let mut cases = Vec::new();
+    let mut validation_brains = Vec::new();
+    for (group, role) in [(train_files, "train"), (validation_files, "validation")] {
+        for case_files in group {
+            let (case, sliced) = slice_files(case_files, options, &mut files)?;
+            for slice in &sliced.slices {
+                let set = if role == "train" {
+                    &mut train
+                } else {
+                    &mut validation
+                };
+                set.push_named(
+                    slice.input.clone(),
+                    false,
+                    0,
+                    format!("{}:z{}", case.name, slice.index),
+                );
+                if role == "validation" {
+                    validation_brains.push(slice.brain.clone());
+                }
+            }
+            cases.push(summarise(&case, &sliced, role));
+        }
+    }
+    let mut excluded = 0;
+    for case_files in &test_source.labelled {
+        let (case, sliced) = slice_files(case_files, options, &mut files)?;
+        for slice in &sliced.slices {
+            let anomalous = match slice.label {
+                SliceLabel::Healthy => false,
+                SliceLabel::Tumour => true,
+                SliceLabel::Excluded | SliceLabel::Unlabelled => {
+                    excluded += 1;
+                    continue;
+                }
+            };
+            test.push_named(
+                slice.input.clone(),
+                anomalous,
+                anomalous as u8,
+                format!("{}:z{}", case.name, slice.index),
+            );
+        }
+        cases.push(summarise(&case, &sliced, "test"));
+    }
+    let synthetic = options.synthetic_lesions.then(|| {
+        let mut rng = SplitMix64::new(seed ^ 0x5EED_1E51_0000_0001);
+        let mut set = new_set();
+        for (i, brain) in validation_brains.iter().enumerate() {
+            let original = validation.image(i).to_vec();
+            if let Some(lesioned) = insert_lesion(
+                &original,
+                brain,
+                channels,
+                size,
+                &LesionConfig::default(),
+                &mut rng,
+            ) {
+                let name = &validation.names[i];
+                set.push_named(original, false, 0, format!("{name} (untouched)"));
+                set.push_named(
+                    lesioned.input,
+                    true,
+                    1,
+                    format!("{name} + synthetic lesion"),
+                );
+            }
+        }
+        set
+    });
+    files.sort();
+    files.dedup();
+    let layouts = vec![healthy_source.layout, test_source.layout];
+    Ok(LoadedBrain {
+        split: Split {
+            train,
+            validation,
+            test,
+            synthetic,
+            excluded,
+        },
+        files,
+        cases,
+        layouts,
+    })
+}

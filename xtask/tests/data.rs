@@ -1,0 +1,786 @@
+//! The data layer end to end through the command line, on files the tests write in each
+//! layout's exact on-disk format (BraTS 2019, BraTS 2023, HCP, CIFAR-10 binary batches, an image
+//! folder), and on the real data in ../shared/data when it is there.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lran::data::cifar::{self, encode_batch};
+use lran::data::idx::LabelledImages;
+use lran::data::nifti::{NiftiSpec, encode_nifti, gzip};
+
+fn xtask(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("xtask runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn succeeds(args: &[&str], dir: &Path) -> String {
+    let output = xtask(args, dir);
+    assert!(
+        output.status.success(),
+        "{args:?} failed: {}",
+        text(&output)
+    );
+    text(&output)
+}
+
+fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
+    let output = xtask(args, dir);
+    let message = text(&output);
+    assert!(!output.status.success(), "{args:?} should fail");
+    assert!(
+        !message.contains("panicked"),
+        "{args:?} panicked: {message}"
+    );
+    for part in expected {
+        assert!(
+            message.contains(part),
+            "{args:?}: expected {part:?} in {message}"
+        );
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lran-data-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn shared(name: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data")
+        .join(name);
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let required = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{} is missing (CI must have the shared data)",
+        dir.display()
+    );
+    eprintln!("skipped: {} is absent", dir.display());
+    None
+}
+
+const DIMS: [usize; 3] = [48, 56, 40];
+
+/// A head phantom in LPS voxel order (as BraTS and ITK store scans): an ellipsoidal brain with
+/// smooth texture, zero outside; `tumour` adds a bright ball (and returns its segmentation).
+/// Returns file-order values for the image and the segmentation.
+fn phantom(seed: u32, tumour: Option<(f64, f64, f64, f64)>) -> (Vec<f64>, Vec<f64>) {
+    let [nx, ny, nz] = DIMS;
+    let mut image = Vec::with_capacity(nx * ny * nz);
+    let mut seg = Vec::with_capacity(nx * ny * nz);
+    let phase = seed as f64 * 0.7;
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                // LPS file order: i runs to the left, j to the back; convert to RAS for geometry.
+                let (x, y, z) = ((nx - 1 - i) as f64, (ny - 1 - j) as f64, k as f64);
+                let (dx, dy, dz) = ((x - 23.5) / 18.0, (y - 27.5) / 23.0, (z - 19.5) / 16.0);
+                let inside = dx * dx + dy * dy + dz * dz <= 1.0;
+                let mut value = if inside {
+                    300.0 + 60.0 * (0.3 * x + phase).sin() * (0.25 * y).cos() + 2.0 * z
+                } else {
+                    0.0
+                };
+                let mut label = 0.0;
+                if let Some((tx, ty, tz, r)) = tumour {
+                    let d = ((x - tx).powi(2) + (y - ty).powi(2) + (z - tz).powi(2)).sqrt();
+                    if inside && d <= r {
+                        value = 700.0;
+                        label = if d <= r * 0.6 { 4.0 } else { 2.0 };
+                    }
+                }
+                image.push(value);
+                seg.push(label);
+            }
+        }
+    }
+    (image, seg)
+}
+
+/// LPS orientation, 1 mm: x and y axes reversed, as BraTS files are stored.
+fn lps(datatype: i16) -> NiftiSpec {
+    NiftiSpec {
+        affine: [
+            [-1.0, 0.0, 0.0, 120.0],
+            [0.0, -1.0, 0.0, 120.0],
+            [0.0, 0.0, 1.0, -60.0],
+        ],
+        ..NiftiSpec::ras(DIMS, datatype)
+    }
+}
+
+fn write_nii_gz(path: &Path, spec: &NiftiSpec, values: &[f64]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, gzip(&encode_nifti(spec, values))).unwrap();
+}
+
+/// Tumour slices the phantom's ball gives: axial z with at least `min` voxels of the ball.
+fn expected_tumour_slices(tumour: (f64, f64, f64, f64), min: usize) -> (usize, usize) {
+    let (_, seg) = phantom(0, Some(tumour));
+    let plane = DIMS[0] * DIMS[1];
+    let counts: Vec<usize> = seg
+        .chunks(plane)
+        .map(|s| s.iter().filter(|&&v| v > 0.0).count())
+        .collect();
+    (
+        counts.iter().filter(|&&n| n >= min).count(),
+        counts.iter().filter(|&&n| n > 0 && n < min).count(),
+    )
+}
+
+const TUMOURS: [(f64, f64, f64, f64); 2] = [(30.0, 34.0, 19.0, 6.0), (16.0, 20.0, 22.0, 5.0)];
+
+fn write_brats2019(root: &Path) {
+    for (n, tumour) in TUMOURS.iter().enumerate() {
+        let case = format!("BraTS19_TEST_{n:03}_1");
+        let (image, seg) = phantom(10 + n as u32, Some(*tumour));
+        for modality in ["t1", "t1ce", "t2", "flair"] {
+            write_nii_gz(
+                &root.join(format!("HGG/{case}/{case}_{modality}.nii.gz")),
+                &lps(4),
+                &image,
+            );
+        }
+        write_nii_gz(
+            &root.join(format!("HGG/{case}/{case}_seg.nii.gz")),
+            &lps(2),
+            &seg,
+        );
+    }
+}
+
+fn write_hcp(root: &Path, subjects: u32) {
+    for s in 0..subjects {
+        let (image, _) = phantom(s, None);
+        let subject = format!("{}", 100206 + s * 101);
+        // HCP stores float32, RAS-ish (here LPS with a qform-less sform) brain-extracted volumes.
+        write_nii_gz(
+            &root.join(format!("{subject}/T1w/T1w_acpc_dc_restore_brain.nii.gz")),
+            &lps(16),
+            &image,
+        );
+        write_nii_gz(
+            &root.join(format!("{subject}/T1w/T2w_acpc_dc_restore_brain.nii.gz")),
+            &lps(16),
+            &image,
+        );
+    }
+}
+
+/// HCP healthy subjects → BraTS 2019 test cases through train and eval: the subject split, the
+/// tumour/healthy/excluded slice counts and the synthetic check land in the results file.
+#[test]
+fn brain_training_from_hcp_to_brats_2019() {
+    let dir = scratch("hcp-brats");
+    write_hcp(&dir.join("hcp"), 3);
+    write_brats2019(&dir.join("brats"));
+    let inspect = succeeds(
+        &[
+            "data",
+            "inspect",
+            "brats",
+            "--size",
+            "32",
+            "--out",
+            "brats.png",
+        ],
+        &dir,
+    );
+    assert!(
+        inspect.contains("BraTS 2019") && inspect.contains("2 case(s) with a tumour segmentation"),
+        "{inspect}"
+    );
+    assert!(inspect.contains("file axes LPS"), "{inspect}");
+    assert!(dir.join("brats.png").is_file());
+    let hcp = succeeds(
+        &["data", "inspect", "hcp", "--size", "32", "--out", "hcp.png"],
+        &dir,
+    );
+    assert!(hcp.contains("HCP") && hcp.contains("3 without"), "{hcp}");
+
+    let train = [
+        "train",
+        "--dataset",
+        "brain",
+        "--data-dir",
+        "hcp",
+        "--test-dir",
+        "brats",
+        "--preset",
+        "tiny",
+        "--image-size",
+        "32",
+        "--modalities",
+        "t1,t2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--backend",
+        "cpu",
+        "--run-name",
+        "brain",
+    ];
+    let output = succeeds(&train, &dir);
+    assert!(output.contains("brain:hcp+brats2019:t1+t2"), "{output}");
+    let output = succeeds(&["eval", "--run", "brain", "--backend", "cpu"], &dir);
+    assert!(output.contains("SYNTHETIC"), "{output}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/brain/eval.json")).unwrap())
+            .unwrap();
+    let cases = results["cases"].as_array().unwrap();
+    let roles: Vec<&str> = cases.iter().map(|c| c["role"].as_str().unwrap()).collect();
+    assert_eq!(
+        roles.iter().filter(|&&r| r == "train").count(),
+        2,
+        "{roles:?}"
+    );
+    assert_eq!(
+        roles.iter().filter(|&&r| r == "validation").count(),
+        1,
+        "split by subject: {roles:?}"
+    );
+    assert_eq!(roles.iter().filter(|&&r| r == "test").count(), 2);
+    let (mut tumour, mut excluded) = (0, 0);
+    for t in TUMOURS {
+        let (over, between) = expected_tumour_slices(t, 10);
+        tumour += over;
+        excluded += between;
+    }
+    let test_cases: Vec<&serde_json::Value> =
+        cases.iter().filter(|c| c["role"] == "test").collect();
+    let counted: u64 = test_cases
+        .iter()
+        .map(|c| c["tumour"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counted as usize, tumour,
+        "tumour slices (all kept: the balls sit mid-brain)"
+    );
+    assert_eq!(
+        results["excluded_test_images"].as_u64().unwrap() as usize,
+        excluded
+    );
+    assert_eq!(results["test_anomalous"].as_u64().unwrap() as usize, tumour);
+    let scores = results["test_scores"].as_array().unwrap();
+    assert_eq!(
+        scores.len(),
+        results["test_images"].as_u64().unwrap() as usize
+    );
+    assert!(
+        scores[0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("BraTS19_TEST_")
+    );
+    assert!(
+        results["synthetic"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("SYNTHETIC")
+    );
+    assert_eq!(
+        results["data"]["brain"]["modalities"],
+        serde_json::json!(["t1", "t2"])
+    );
+
+    // Export carries the slicing settings for the page.
+    succeeds(&["export", "--run", "brain", "--out", "models"], &dir);
+    let card: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("models/brain/model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(card["brain_input"]["slices"]["tumour_min_voxels"], 10);
+    assert_eq!(card["model"]["channels"], 2);
+
+    // A modality the cases lack, and too few healthy subjects, are refused with reasons.
+    fails_with(
+        &[
+            "train",
+            "--dataset",
+            "brain",
+            "--data-dir",
+            "hcp",
+            "--test-dir",
+            "brats",
+            "--modalities",
+            "flair",
+            "--epochs",
+            "1",
+        ],
+        &dir,
+        &["has no flair"],
+    );
+    let one = dir.join("one");
+    write_hcp(&one, 1);
+    fails_with(
+        &[
+            "train",
+            "--dataset",
+            "brain",
+            "--data-dir",
+            "one",
+            "--test-dir",
+            "brats",
+            "--epochs",
+            "1",
+        ],
+        &dir,
+        &["at least two"],
+    );
+}
+
+#[test]
+fn brats_2023_cases_and_plain_folders_are_detected() {
+    let dir = scratch("brats2023");
+    let case = "BraTS-GLI-00042-000";
+    let (image, seg) = phantom(3, Some(TUMOURS[0]));
+    for suffix in ["t1n", "t1c", "t2w", "t2f"] {
+        write_nii_gz(
+            &dir.join(format!("brats23/{case}/{case}-{suffix}.nii.gz")),
+            &lps(4),
+            &image,
+        );
+    }
+    write_nii_gz(
+        &dir.join(format!("brats23/{case}/{case}-seg.nii.gz")),
+        &lps(2),
+        &seg,
+    );
+    let output = succeeds(
+        &[
+            "data",
+            "inspect",
+            "brats23",
+            "--size",
+            "32",
+            "--modality",
+            "flair",
+            "--out",
+            "b.png",
+        ],
+        &dir,
+    );
+    assert!(output.contains("BraTS 2023"), "{output}");
+    assert!(
+        output.contains(&format!("flair={case}-t2f.nii.gz")),
+        "{output}"
+    );
+    let (over, between) = expected_tumour_slices(TUMOURS[0], 10);
+    assert!(
+        output.contains(&format!("{over} tumour"))
+            && output.contains(&format!("{between} excluded")),
+        "{output}"
+    );
+    let sheet = image::open(dir.join("b.png")).unwrap();
+    assert!(sheet.width() > 32 && sheet.height() > 32);
+
+    // A plain folder: volumes with optional <name>_mask and <name>_seg companions.
+    write_nii_gz(&dir.join("plain/subject-a.nii.gz"), &lps(16), &image);
+    write_nii_gz(&dir.join("plain/subject-a_seg.nii.gz"), &lps(2), &seg);
+    let (healthy, _) = phantom(4, None);
+    write_nii_gz(&dir.join("plain/subject-b.nii.gz"), &lps(16), &healthy);
+    let mask: Vec<f64> = healthy
+        .iter()
+        .map(|&v| if v > 0.0 { 1.0 } else { 0.0 })
+        .collect();
+    write_nii_gz(&dir.join("plain/subject-b_mask.nii.gz"), &lps(2), &mask);
+    let output = succeeds(
+        &["data", "inspect", "plain", "--size", "32", "--out", "p.png"],
+        &dir,
+    );
+    assert!(
+        output.contains("plain folder")
+            && output.contains("1 case(s) with a tumour segmentation, 1 without"),
+        "{output}"
+    );
+    assert!(
+        output.contains("brain mask: subject-b_mask.nii.gz"),
+        "{output}"
+    );
+}
+
+#[test]
+fn bad_volumes_are_refused_by_name() {
+    let dir = scratch("bad-volumes");
+    let (image, seg) = phantom(1, Some(TUMOURS[0]));
+    let good = gzip(&encode_nifti(&lps(4), &image));
+    std::fs::write(dir.join("cut.nii.gz"), &good[..good.len() / 2]).unwrap();
+    fails_with(
+        &["data", "inspect", "cut.nii.gz"],
+        &dir,
+        &["cut.nii.gz", "gzip stream ends early"],
+    );
+    std::fs::write(dir.join("text.nii"), b"this is not a scan, only some words padded out to more than three hundred and fifty bytes; ".repeat(5)).unwrap();
+    fails_with(
+        &["data", "inspect", "text.nii"],
+        &dir,
+        &["text.nii", "not a NIfTI-1 file"],
+    );
+    let four_d = NiftiSpec {
+        dims: vec![48, 56, 40, 2],
+        ..lps(4)
+    };
+    std::fs::write(
+        dir.join("fmri.nii"),
+        encode_nifti(&four_d, &[image.clone(), image.clone()].concat()),
+    )
+    .unwrap();
+    fails_with(
+        &["data", "inspect", "fmri.nii"],
+        &dir,
+        &["fmri.nii", "4D", "2 volumes"],
+    );
+    succeeds(
+        &[
+            "data", "inspect", "fmri.nii", "--volume", "1", "--size", "32", "--out", "f.png",
+        ],
+        &dir,
+    );
+    let mut nan = image.clone();
+    nan[5000] = f64::NAN;
+    std::fs::write(dir.join("nan.nii"), encode_nifti(&lps(16), &nan)).unwrap();
+    fails_with(&["data", "inspect", "nan.nii"], &dir, &["nan.nii", "NaN"]);
+    // A case whose segmentation has another shape; a case whose mask is empty.
+    let case = dir.join("brats/BraTS19_X_1");
+    write_nii_gz(&case.join("BraTS19_X_1_t1.nii.gz"), &lps(4), &image);
+    let small = NiftiSpec {
+        dims: vec![24, 56, 40],
+        ..lps(2)
+    };
+    write_nii_gz(
+        &case.join("BraTS19_X_1_seg.nii.gz"),
+        &small,
+        &seg[..24 * 56 * 40],
+    );
+    fails_with(
+        &["data", "inspect", "brats", "--size", "32"],
+        &dir,
+        &[
+            "cannot be sliced",
+            "BraTS19_X_1_seg.nii.gz",
+            "must share one voxel grid",
+        ],
+    );
+    let hcp = dir.join("hcp");
+    write_hcp(&hcp, 2);
+    write_nii_gz(
+        &hcp.join("100206/T1w/brainmask_fs.nii.gz"),
+        &lps(2),
+        &vec![0.0; image.len()],
+    );
+    fails_with(
+        &[
+            "train",
+            "--dataset",
+            "brain",
+            "--data-dir",
+            "hcp",
+            "--test-dir",
+            "brats",
+            "--epochs",
+            "1",
+        ],
+        &dir,
+        &["mask is empty"],
+    );
+    // 1000³ voxels claimed by a 400-byte file: refused before allocating.
+    let mut huge = encode_nifti(&NiftiSpec::ras([4, 4, 4], 2), &[0.0; 64]);
+    for axis in 0..3 {
+        huge[42 + 2 * axis..44 + 2 * axis].copy_from_slice(&1000i16.to_le_bytes());
+    }
+    std::fs::write(dir.join("huge.nii"), &huge).unwrap();
+    fails_with(
+        &["data", "inspect", "huge.nii"],
+        &dir,
+        &["huge.nii", "larger than accepted"],
+    );
+}
+
+fn rgb_images(count: usize, seed: u8) -> LabelledImages {
+    let pixels = (0..count * 3072)
+        .map(|i| {
+            let (image, within) = (i / 3072, i % 3072);
+            let (channel, pixel) = (within / 1024, within % 1024);
+            let class = (image % 10) as u8;
+            ((pixel % 32) as u8)
+                .wrapping_mul(class + 1)
+                .wrapping_add(channel as u8 * 40)
+                .wrapping_add(seed)
+        })
+        .collect();
+    LabelledImages {
+        width: 32,
+        height: 32,
+        channels: 3,
+        pixels,
+        labels: (0..count).map(|i| (i % 10) as u8).collect(),
+    }
+}
+
+#[test]
+fn cifar10_binary_batches_train_under_both_protocols() {
+    let dir = scratch("cifar");
+    let data = dir.join("cifar-10-batches-bin");
+    std::fs::create_dir_all(&data).unwrap();
+    for (n, name) in [
+        "data_batch_1.bin",
+        "data_batch_2.bin",
+        "data_batch_3.bin",
+        "data_batch_4.bin",
+        "data_batch_5.bin",
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::write(data.join(name), encode_batch(&rgb_images(40, n as u8))).unwrap();
+    }
+    std::fs::write(
+        data.join("test_batch.bin"),
+        encode_batch(&rgb_images(50, 99)),
+    )
+    .unwrap();
+    let output = succeeds(&["data", "inspect", ".", "--out", "c.png"], &dir);
+    assert!(
+        output.contains("CIFAR-10") && output.contains("class 3 (cat): 20"),
+        "{output}"
+    );
+    let common = [
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data-dir",
+        ".",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--backend",
+        "cpu",
+    ];
+    let mut one_class = common.to_vec();
+    one_class.extend(["--normal-class", "3", "--run-name", "one"]);
+    let output = succeeds(&one_class, &dir);
+    // 200 training images, 20 of class 3, 2 held out for validation.
+    assert!(
+        output.contains("(18 normal train, 2 validation, 50 test images"),
+        "{output}"
+    );
+    let mut leave_one_out = common.to_vec();
+    leave_one_out.extend([
+        "--normal-class",
+        "3",
+        "--protocol",
+        "leave-one-out",
+        "--run-name",
+        "loo",
+    ]);
+    let output = succeeds(&leave_one_out, &dir);
+    assert!(
+        output.contains("(162 normal train, 18 validation, 50 test images"),
+        "{output}"
+    );
+    succeeds(&["eval", "--run", "loo", "--backend", "cpu"], &dir);
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("runs/loo/eval.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        results["test_anomalous"], 5,
+        "leave-one-out: only class 3 is anomalous"
+    );
+    assert_eq!(results["config"]["model"]["channels"], 3);
+    // A truncated batch is named.
+    let bytes = std::fs::read(data.join("data_batch_2.bin")).unwrap();
+    std::fs::write(data.join("data_batch_2.bin"), &bytes[..bytes.len() - 100]).unwrap();
+    fails_with(&one_class, &dir, &["data_batch_2.bin", "3073-byte"]);
+    std::fs::remove_file(data.join("data_batch_5.bin")).unwrap();
+    fails_with(&one_class, &dir, &["lacks data_batch_5.bin"]);
+    assert_eq!(cifar::CLASSES[3], "cat");
+}
+
+#[test]
+fn an_image_folder_trains_and_bad_images_are_named() {
+    let dir = scratch("folder");
+    for (folder, count, bright) in [("normal", 30, false), ("anomalous", 6, true)] {
+        std::fs::create_dir_all(dir.join("images").join(folder)).unwrap();
+        for i in 0..count {
+            let image = image::RgbImage::from_fn(40, 30, |x, y| {
+                let v = if bright {
+                    250
+                } else {
+                    ((x * 3 + y * 5 + i * 7) % 120) as u8
+                };
+                image::Rgb([v, v / 2, 255 - v])
+            });
+            let ext = if i % 2 == 0 { "png" } else { "jpg" };
+            image
+                .save(dir.join(format!("images/{folder}/{i:03}.{ext}")))
+                .unwrap();
+        }
+    }
+    let args = [
+        "train",
+        "--dataset",
+        "folder",
+        "--data-dir",
+        "images",
+        "--channels",
+        "3",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--backend",
+        "cpu",
+        "--run-name",
+        "f",
+    ];
+    let output = succeeds(&args, &dir);
+    // 30 normal: 6 test, 2 of the other 24 for validation; plus 6 anomalous test images.
+    assert!(
+        output.contains("(22 normal train, 2 validation, 12 test images"),
+        "{output}"
+    );
+    std::fs::write(
+        dir.join("images/anomalous/broken.png"),
+        b"\x89PNG\r\n\x1a\n cut short",
+    )
+    .unwrap();
+    fails_with(&args, &dir, &["broken.png"]);
+    fails_with(
+        &[
+            "train",
+            "--dataset",
+            "folder",
+            "--data-dir",
+            "nowhere",
+            "--epochs",
+            "1",
+        ],
+        &dir,
+        &["nowhere", "does not exist"],
+    );
+}
+
+/// The real data: the shared layout is recognised, its contact sheets drawn, and the TCGA case's
+/// tumour slices counted from its segmentation; Fashion-MNIST loads from its IDX files.
+#[test]
+fn the_shared_data_inspects_and_trains() {
+    let Some(brain) = shared("brain") else { return };
+    let dir = scratch("shared");
+    let output = succeeds(
+        &[
+            "data",
+            "inspect",
+            brain.to_str().unwrap(),
+            "--out",
+            "tcga.png",
+        ],
+        &dir,
+    );
+    assert!(output.contains("lran's shared brain data"), "{output}");
+    assert!(
+        output.contains("case TCGA-DU-7294") && output.contains("40 hold ≥ 10"),
+        "{output}"
+    );
+    for case in ["mni152-2009a", "colin27", "itk-t1"] {
+        assert!(output.contains(&format!("case {case}")), "{output}");
+    }
+    assert!(dir.join("tcga.png").is_file());
+    let mni = brain.join("healthy/mni152-2009a/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz");
+    let output = succeeds(
+        &["data", "inspect", mni.to_str().unwrap(), "--out", "mni.png"],
+        &dir,
+    );
+    assert!(
+        output.contains("197×233×189 u8") && output.contains("file axes RAS"),
+        "{output}"
+    );
+
+    let train = [
+        "train",
+        "--dataset",
+        "brain",
+        "--data-dir",
+        brain.to_str().unwrap(),
+        "--preset",
+        "tiny",
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--backend",
+        "cpu",
+        "--run-name",
+        "shared-brain",
+        "--no-test-auc",
+    ];
+    let output = succeeds(&train, &dir);
+    assert!(output.contains("brain:shared:t1"), "{output}");
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs/shared-brain/run.json")).unwrap(),
+    )
+    .unwrap();
+    let test = info["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["role"] == "test")
+        .unwrap()
+        .clone();
+    assert_eq!(test["name"], "TCGA-DU-7294");
+    assert!(test["tumour"].as_u64().unwrap() >= 35, "{test}");
+
+    if let Some(fashion) = shared("fashion-mnist") {
+        let args = [
+            "train",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            fashion.to_str().unwrap(),
+            "--normal-class",
+            "7",
+            "--preset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--max-train-images",
+            "64",
+            "--batch-size",
+            "32",
+            "--backend",
+            "cpu",
+            "--no-test-auc",
+            "--run-name",
+            "fashion",
+        ];
+        let output = succeeds(&args, &dir);
+        assert!(
+            output.contains("fashion-mnist") && output.contains("10000 test images"),
+            "{output}"
+        );
+    }
+}
