@@ -187,7 +187,7 @@ impl ScoringModel {
     fn batch(&self, inputs: &[f32]) -> Result<Tensor<4>> {
         let config = self.config();
         let len = config.pixels();
-        if inputs.is_empty() || inputs.len() % len != 0 {
+        if inputs.is_empty() || !inputs.len().is_multiple_of(len) {
             return Err(LranError::data(
                 "input",
                 format!(

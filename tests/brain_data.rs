@@ -5,7 +5,7 @@
 //! A user's clone has no `../shared`: these tests then say so and pass, unless CI=true or
 //! LRAN_REQUIRE_DATA=1, where missing data fails them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use lran::data::brain::{
     BrainCase, MaskRule, SliceConfig, SliceLabel, slice_case, tumour_voxels_per_slice,
@@ -32,7 +32,7 @@ fn brain_data() -> Option<PathBuf> {
     None
 }
 
-fn read(dir: &PathBuf, file: &str) -> Volume {
+fn read(dir: &Path, file: &str) -> Volume {
     let path = dir.join(file);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     read_nifti(file, &bytes, VolumeChoice::OnlyVolume).unwrap()

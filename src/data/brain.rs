@@ -160,6 +160,16 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
         .first()
         .ok_or_else(|| LranError::data(&case.name, "no image volume (modality) was given"))?;
     let dims = first.dims;
+    // Implausible voxel sizes would overflow the crop arithmetic (the NIfTI reader refuses them).
+    if first.spacing.iter().any(|&s| !(1e-3..=1e3).contains(&s)) {
+        return Err(LranError::data(
+            &first.name,
+            format!(
+                "voxel sizes {:?} mm are outside 0.001–1000 mm",
+                first.spacing
+            ),
+        ));
+    }
     let check_grid = |volume: &Volume, role: &str| -> Result<()> {
         if volume.dims != dims {
             return Err(LranError::data(
@@ -240,7 +250,7 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
         }
         let mean = sum / brain_voxels as f64;
         let std = (sum_sq / brain_voxels as f64 - mean * mean).max(0.0).sqrt();
-        if !(std > 1e-6 * mean.abs().max(1.0)) || !std.is_finite() {
+        if !std.is_finite() || std <= 1e-6 * mean.abs().max(1.0) {
             return Err(LranError::data(
                 &modality.name,
                 "the intensity is constant inside the brain: nothing to normalise",
@@ -286,9 +296,7 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
             }
         }
     }
-    let [sx, sy, _] = first
-        .spacing
-        .map(|s| if s > 0.0 && s.is_finite() { s } else { 1.0 });
+    let [sx, sy, _] = first.spacing;
     let height_mm = (bottom + 1 - top) as f32 * sy;
     let width_mm = (right + 1 - left) as f32 * sx;
     let side_mm = height_mm.max(width_mm) * (1.0 + 2.0 * config.margin);
@@ -322,7 +330,12 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
                     }
                 })
                 .collect();
-            input.extend(resample(&image, nx, ny, crop, size, -1.0));
+            // Clamped again: bilinear weights can round a hair past ±1.
+            input.extend(
+                resample(&image, nx, ny, crop, size, -1.0)
+                    .into_iter()
+                    .map(|v| v.clamp(-1.0, 1.0)),
+            );
         }
         let brain_plane: Vec<f32> = (0..plane)
             .map(|i| {
@@ -452,11 +465,12 @@ mod tests {
     /// An ellipsoidal "brain" of intensity 100 + x in a 40×48×30 grid, with a tumour ball.
     fn phantom(tumour: bool) -> BrainCase {
         let dims = [40, 48, 30];
-        let mut affine = [[0.0; 4]; 4];
-        for axis in 0..3 {
-            affine[axis][axis] = 1.0;
-        }
-        affine[3][3] = 1.0;
+        let affine = [
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
         let inside = |x: usize, y: usize, z: usize| {
             let (dx, dy, dz) = (
                 (x as f32 - 20.0) / 15.0,

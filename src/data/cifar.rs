@@ -39,7 +39,7 @@ pub fn parse_batch(name: &str, bytes: &[u8]) -> Result<LabelledImages> {
             "a Python pickle (the CIFAR-10 python version): use the binary version's .bin files",
         ));
     }
-    if bytes.len() % RECORD_BYTES != 0 {
+    if !bytes.len().is_multiple_of(RECORD_BYTES) {
         return Err(LranError::data(
             name,
             format!(

@@ -175,12 +175,11 @@ mod tests {
         let b = insert_lesion(&input, &brain, 2, size, &config, &mut SplitMix64::new(7)).unwrap();
         assert_eq!(a.input, b.input);
         assert!(a.mask.iter().any(|&m| m));
-        for i in 0..size * size {
-            if !brain[i] {
-                assert!(!a.mask[i]);
-                assert_eq!(a.input[i], -1.0);
-                assert_eq!(a.input[size * size + i], -1.0);
-            }
+        let outside = (0..size * size).filter(|&i| !brain[i]);
+        for i in outside {
+            assert!(!a.mask[i]);
+            assert_eq!(a.input[i], -1.0);
+            assert_eq!(a.input[size * size + i], -1.0);
         }
         // Inside the lesion core the intensity moved by at least the smallest contrast less texture.
         let moved = (0..size * size)

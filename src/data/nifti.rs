@@ -16,6 +16,9 @@ use crate::error::{LranError, Result};
 pub const MAX_VOXELS: usize = 1 << 26;
 /// The longest side accepted, in voxels.
 pub const MAX_SIDE: usize = 4096;
+/// Plausible voxel sizes in mm (scanners use about 0.1–10); beyond them the header is corrupt.
+pub const MIN_VOXEL_MM: f64 = 1e-3;
+pub const MAX_VOXEL_MM: f64 = 1e3;
 /// The NIfTI-1 header is 348 bytes; voxels start at `vox_offset` (≥ 352, after the extension flag).
 const HEADER_BYTES: usize = 348;
 
@@ -138,6 +141,17 @@ pub fn read_nifti(name: &str, bytes: &[u8], choice: VolumeChoice) -> Result<Volu
 
     let affine = affine_of(name, &header)?;
     let orientation = orientation_of(&affine).map_err(|problem| LranError::data(name, problem))?;
+    for axis in 0..3 {
+        let size = (0..3).map(|r| affine[r][axis].powi(2)).sum::<f64>().sqrt();
+        if !(MIN_VOXEL_MM..=MAX_VOXEL_MM).contains(&size) {
+            return Err(LranError::data(
+                name,
+                format!(
+                    "the affine gives voxel axis {axis} a size of {size:.3e} mm: not a scan (accepted {MIN_VOXEL_MM}–{MAX_VOXEL_MM} mm)"
+                ),
+            ));
+        }
+    }
     Ok(Volume::from_file_order(
         name,
         layout.dims,
@@ -734,6 +748,12 @@ mod tests {
         expect(
             &encode_nifti(&NiftiSpec::ras([8, 8, 8], 16), &nan),
             "2 of 512 voxels are NaN",
+        );
+        let mut spacing = NiftiSpec::ras([8, 8, 8], 16);
+        spacing.affine[1][1] = 8.5e37;
+        expect(
+            &encode_nifti(&spacing, &ramp(512)),
+            "voxel axis 1 a size of 8.500e37 mm",
         );
         let mut hdr = good.clone();
         hdr[344..348].copy_from_slice(b"ni1\0");
