@@ -101,7 +101,10 @@ fn inspect(args: &InspectArgs) -> Result<()> {
                     labels: vec![0; array.dims[0]],
                     pixels: array.values,
                 };
-                write_sheet(&labelled_sheet(&images, 100), &default_sheet(args, &name))?;
+                write_sheet(
+                    &labelled_sheet(&images, 100, false),
+                    &default_sheet(args, &name),
+                )?;
             } else if array.dims.len() == 1 {
                 let mut counts = [0usize; 256];
                 array.values.iter().for_each(|&v| counts[v as usize] += 1);
@@ -184,7 +187,7 @@ fn describe_labelled(
         println!("  class {class} ({}): {count}", classes[class]);
     }
     let out = default_sheet(args, name);
-    write_sheet(&labelled_sheet(images, 100), &out)?;
+    write_sheet(&labelled_sheet(images, 100, true), &out)?;
     println!(
         "  contact sheet of the first 100 training images: {}",
         out.display()
@@ -437,8 +440,8 @@ pub fn slice_sheet(sliced: &SlicedCase) -> RgbImage {
     sheet
 }
 
-/// The first `count` images of a labelled set, with their class.
-fn labelled_sheet(images: &LabelledImages, count: usize) -> RgbImage {
+/// The first `count` images of a set, with their class when `labelled`.
+fn labelled_sheet(images: &LabelledImages, count: usize, labelled: bool) -> RgbImage {
     let count = count.min(images.len());
     let (w, h) = (images.width as u32, images.height as u32);
     let tile = w.max(h);
@@ -461,7 +464,9 @@ fn labelled_sheet(images: &LabelledImages, count: usize) -> RgbImage {
                 sheet.put_pixel(x0 + x, y0 + y, colour);
             }
         }
-        draw_number(&mut sheet, x0 + 1, y0 + 1, images.labels[n] as usize);
+        if labelled {
+            draw_number(&mut sheet, x0 + 1, y0 + 1, images.labels[n] as usize);
+        }
     }
     sheet
 }
