@@ -38,7 +38,8 @@ pub struct InspectArgs {
     /// Brain folders: the case drawn on the contact sheet (default: the first with a segmentation).
     #[arg(long)]
     pub case: Option<String>,
-    /// Force a mask rule: non-zero voxels, or a threshold (fraction of the 99th percentile).
+    /// Find the brain by an intensity threshold (this fraction of the 99th percentile) instead of
+    /// each case's own rule: for heads with skull.
     #[arg(long)]
     pub mask_threshold: Option<f32>,
     #[arg(long, default_value_t = 0.25)]
