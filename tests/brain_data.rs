@@ -14,7 +14,11 @@ use lran::data::nifti::{VolumeChoice, read_nifti};
 use lran::data::volume::Volume;
 
 fn brain_data() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/brain");
+    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("../shared/data/brain");
     if dir.is_dir() {
         return Some(dir);
     }

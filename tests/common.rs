@@ -9,7 +9,11 @@ use lran::data::{ImageSet, Protocol, Split};
 
 /// The MNIST sample embedded in xtask (real digits, committed with the repository).
 pub fn mnist_sample() -> (LabelledImages, LabelledImages) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("xtask/data/mnist-sample");
+    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join("xtask/data/mnist-sample");
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     let train = LabelledImages::from_idx(
         "train-images",

@@ -1,16 +1,43 @@
 //! Facts recorded with every result: the code's commit, the data's hashes, the time.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
+/// The repository root (the workspace holding xtask). Taken from the CARGO_MANIFEST_DIR that
+/// `cargo xtask` (cargo run) and `cargo test` set when the program starts, not the one compiled
+/// in: a target directory shared by several checkouts (CI's warm one) reuses one binary for all
+/// of them, and the compiled-in path names whichever checkout built it.
+pub fn repository_root() -> PathBuf {
+    let at_run_time = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let candidates = at_run_time
+        .into_iter()
+        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR"))]);
+    for dir in candidates {
+        // The workspace root (lran's tests run from there), or xtask's own directory.
+        if dir.join("xtask/Cargo.toml").is_file() {
+            return dir;
+        }
+        if dir.ends_with("xtask") && dir.join("Cargo.toml").is_file() {
+            return dir
+                .parent()
+                .expect("xtask sits in the workspace")
+                .to_path_buf();
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace")
+        .to_path_buf()
+}
+
 /// `git describe --always --dirty`, or "unknown" outside a git checkout.
 pub fn commit() -> String {
     Command::new("git")
         .args(["describe", "--always", "--dirty", "--abbrev=12"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(repository_root())
         .output()
         .ok()
         .filter(|o| o.status.success())

@@ -107,10 +107,7 @@ pub struct ModuleInfo {
 
 /// The repository root (the workspace holding xtask).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace")
-        .to_path_buf()
+    crate::provenance::repository_root()
 }
 
 pub fn run(args: WebArgs) -> Result<()> {

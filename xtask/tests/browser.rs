@@ -19,10 +19,11 @@ use lran::preprocess::{decode_image, image_to_input};
 const MODEL: &str = "mnist-digit1-tiny";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().unwrap().to_path_buf()
 }
 
 fn chromium() -> PathBuf {

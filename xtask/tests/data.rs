@@ -59,9 +59,11 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn shared(name: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
-        .join(name);
+    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let dir = manifest.join("../../shared/data").join(name);
     if dir.is_dir() {
         return Some(dir);
     }

@@ -80,8 +80,8 @@ pub struct LoadedData {
 /// `../shared/data/<name>` beside the checkout, where lran's own data lives (CI has it; a user's
 /// clone usually does not).
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data")
+    let dir = crate::provenance::repository_root()
+        .join("../shared/data")
         .join(name);
     dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
 }
