@@ -2,6 +2,7 @@
 //! and serve the browser page.
 
 mod backend;
+mod bench;
 mod data;
 mod eval;
 mod export;
@@ -40,6 +41,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write a run's selected weights and model.json to models/<name>/ for the page.
     Export(export::ExportArgs),
+    /// Training and scoring images per second on each backend -> results/bench/<device>.json.
+    Bench(bench::BenchArgs),
     /// Build the browser package (wasm32 + wasm-bindgen + wasm-opt) into www/pkg.
     Web(web::WebArgs),
     /// Build the page, then serve it on http://127.0.0.1:8080.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
         Command::Web(args) => web::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Dist(args) => web::run_dist(args),
     };

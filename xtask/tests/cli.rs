@@ -203,3 +203,61 @@ fn bad_inputs_get_clear_errors() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bench_writes_medians_with_provenance() {
+    let dir = scratch("bench");
+    let args = [
+        "bench",
+        "--tiny",
+        "--backends",
+        "cpu",
+        "--shapes",
+        "mnist32",
+        "--batches",
+        "4",
+        "--warmup",
+        "1",
+        "--runs",
+        "3",
+        "--steps-per-run",
+        "1",
+        "--out",
+        "bench",
+    ];
+    let output = xtask(&args, &dir);
+    assert!(output.status.success(), "bench failed: {}", stderr(&output));
+    let path = dir.join(String::from_utf8_lossy(&output.stdout).trim());
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let lock = std::fs::read_to_string(manifest.join("../Cargo.lock")).unwrap();
+    let burn = results["burn_version"].as_str().unwrap();
+    assert!(
+        lock.contains(&format!("name = \"burn\"\nversion = \"{burn}\"")),
+        "burn {burn}"
+    );
+    let entries = results["entries"].as_array().unwrap();
+    let modes: Vec<&str> = entries
+        .iter()
+        .map(|e| e["mode"].as_str().unwrap())
+        .collect();
+    assert_eq!(modes, ["generator", "gan", "score"]);
+    for entry in entries {
+        let mut runs: Vec<f64> = entry["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_f64().unwrap())
+            .collect();
+        assert_eq!(runs.len(), 3);
+        runs.sort_by(f64::total_cmp);
+        assert_eq!(
+            entry["images_per_second"].as_f64().unwrap(),
+            runs[1],
+            "the median of three runs"
+        );
+        assert!(runs[0] > 0.0 && entry["device"].as_str().unwrap().starts_with("flex"));
+    }
+    fails_with(&["bench", "--runs", "0"], &dir, &["at least 1"]);
+    fails_with(&["bench", "--batches", "1"], &dir, &["at least 2"]);
+}

@@ -1,0 +1,293 @@
+//! `cargo xtask bench`: training and scoring throughput of lran's own step on each backend,
+//! written to `results/bench/<device>.json` (issue D measures GPUs against PyTorch with it).
+//!
+//! Every figure is the median over `--runs` timed runs of `--steps-per-run` steps each, after
+//! `--warmup` untimed steps (kernel compilation, allocation). A training step ends with its
+//! losses read back and a scoring step with its scores read back, so the GPU's queue is drained
+//! inside each timed run.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use lran::burn::module::Module;
+use lran::burn::tensor::{Device, Distribution, Tensor};
+use lran::train::{TrainConfig, Trainer};
+use lran::{LossConfig, ModelConfig};
+use serde::Serialize;
+
+use crate::backend::{self, Backend};
+use crate::provenance::{commit, now_unix, repository_root, write_json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// GANomaly's MNIST network as lran trains it: 32×32×1, base width 64, latent 100.
+    Mnist32,
+    /// The issue's reference step and the brain model's default: 64×64×1, base width 64, latent 100.
+    Ganomaly64,
+    /// Brain slices at 128×128×1, base width 64, latent 100.
+    Brain128,
+}
+
+impl Shape {
+    fn model(self, tiny: bool) -> ModelConfig {
+        let base = if tiny {
+            ModelConfig::tiny(1)
+        } else {
+            ModelConfig::paper(1)
+        };
+        let image_size = match self {
+            Shape::Mnist32 => 32,
+            Shape::Ganomaly64 => 64,
+            Shape::Brain128 => 128,
+        };
+        ModelConfig { image_size, ..base }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Generator only: E → decoder → E′, 50·L1 + latent L2, backward, Adam (GANomaly's step
+    /// without the adversarial term; the PyTorch reference measures the same).
+    Generator,
+    /// The full step: all four loss terms (nuclear norm included) and the discriminator's update.
+    Gan,
+    /// Inference: latent and pixel scores of a batch, read back.
+    Score,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Backends to measure; default: the CPU, and wgpu when it finds an adapter.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub backends: Vec<Backend>,
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "mnist32,ganomaly64"
+    )]
+    pub shapes: Vec<Shape>,
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "generator,gan,score"
+    )]
+    pub modes: Vec<Mode>,
+    #[arg(long, value_delimiter = ',', default_value = "64,256")]
+    pub batches: Vec<usize>,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Timed runs; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    #[arg(long, default_value_t = 3)]
+    pub steps_per_run: usize,
+    /// The small network (base width 16, latent 32) instead of the paper's: quick checks.
+    #[arg(long)]
+    pub tiny: bool,
+    /// Folder of the results file.
+    #[arg(long, default_value = "results/bench")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Entry {
+    backend: String,
+    device: String,
+    shape: Shape,
+    model: ModelConfig,
+    batch: usize,
+    mode: Mode,
+    /// Median over the runs.
+    images_per_second: f64,
+    runs: Vec<f64>,
+    /// The first warm-up step alone (kernel compilation and tuning included).
+    first_step_seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct BenchResults {
+    kind: &'static str,
+    commit: String,
+    created_unix: u64,
+    burn_version: String,
+    /// How the wgpu backend is built (see Cargo.toml).
+    wgpu_features: &'static str,
+    cpu_threads: usize,
+    command: String,
+    warmup: usize,
+    runs_per_figure: usize,
+    steps_per_run: usize,
+    entries: Vec<Entry>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// burn's version as Cargo.lock pins it.
+fn burn_version() -> String {
+    let lock = std::fs::read_to_string(repository_root().join("Cargo.lock")).unwrap_or_default();
+    lock.split("[[package]]")
+        .find(|p| p.contains("\nname = \"burn\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn slug(text: &str) -> String {
+    let mut slug = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}
+
+fn measure(
+    args: &BenchArgs,
+    device: &Device,
+    shape: Shape,
+    batch: usize,
+    mode: Mode,
+) -> Result<(f64, Vec<f64>, f64)> {
+    let model = shape.model(args.tiny);
+    let mut config = TrainConfig::new(model);
+    config.batch_size = batch;
+    if mode == Mode::Generator {
+        let mut losses = LossConfig::default();
+        losses.adversarial.enabled = false;
+        losses.low_rank.enabled = false;
+        config.losses = losses;
+    }
+    let mut trainer = Trainer::new(config, device)?;
+    let shape4 = [batch, model.channels, model.image_size, model.image_size];
+    let images: Tensor<4> = Tensor::random(
+        shape4,
+        Distribution::Uniform(-1.0, 1.0),
+        &device.clone().inner(),
+    );
+    let scorer =
+        (mode == Mode::Score).then(|| trainer.generator.valid().to_device(&device.clone().inner()));
+    let step = |trainer: &mut Trainer| -> Result<()> {
+        match &scorer {
+            Some(generator) => {
+                let scores = lran::score::score_batch(generator, images.clone());
+                if scores.len() != batch {
+                    bail!("scored {} of {batch} images", scores.len());
+                }
+            }
+            None => {
+                trainer.step(images.clone())?;
+            }
+        }
+        Ok(())
+    };
+    let started = Instant::now();
+    step(&mut trainer)?;
+    let first = started.elapsed().as_secs_f64();
+    for _ in 1..args.warmup {
+        step(&mut trainer)?;
+    }
+    let mut rates = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs {
+        let started = Instant::now();
+        for _ in 0..args.steps_per_run {
+            step(&mut trainer)?;
+        }
+        rates.push((args.steps_per_run * batch) as f64 / started.elapsed().as_secs_f64());
+    }
+    Ok((median(&rates), rates, first))
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    if args.runs == 0 || args.steps_per_run == 0 || args.warmup == 0 {
+        bail!("--warmup, --runs and --steps-per-run must be at least 1");
+    }
+    if args.batches.iter().any(|&b| b < 2) {
+        bail!("batches must hold at least 2 images (BatchNorm and the nuclear norm need them)");
+    }
+    let backends = if args.backends.is_empty() {
+        let mut found = vec![Backend::Cpu];
+        if backend::select(Backend::Wgpu).is_ok() {
+            found.push(Backend::Wgpu);
+        }
+        found
+    } else {
+        args.backends.clone()
+    };
+    let mut entries = Vec::new();
+    let mut names = Vec::new();
+    for backend in backends {
+        if backend == Backend::Auto {
+            bail!("--backends takes cpu and wgpu, not auto");
+        }
+        let selected = backend::select(backend)?;
+        names.push(selected.description.clone());
+        for &shape in &args.shapes {
+            for &batch in &args.batches {
+                for &mode in &args.modes {
+                    let (rate, runs, first) = measure(&args, &selected.device, shape, batch, mode)
+                        .with_context(|| {
+                            format!(
+                                "{shape:?} batch {batch} {mode:?} on {}",
+                                selected.description
+                            )
+                        })?;
+                    eprintln!(
+                        "{:<28} {:<10} batch {batch:<4} {:<9} {rate:>9.1} img/s (first step {first:.2} s)",
+                        selected.description,
+                        format!("{shape:?}").to_lowercase(),
+                        format!("{mode:?}").to_lowercase()
+                    );
+                    entries.push(Entry {
+                        backend: format!("{backend:?}").to_lowercase(),
+                        device: selected.description.clone(),
+                        shape,
+                        model: shape.model(args.tiny),
+                        batch,
+                        mode,
+                        images_per_second: rate,
+                        runs,
+                        first_step_seconds: first,
+                    });
+                }
+            }
+        }
+    }
+    let results = BenchResults {
+        kind: "lran-bench/1",
+        commit: commit(),
+        created_unix: now_unix(),
+        burn_version: burn_version(),
+        wgpu_features: "burn-wgpu without autotune and fusion (default-features = false)",
+        cpu_threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        command: crate::provenance::command_line(),
+        warmup: args.warmup,
+        runs_per_figure: args.runs,
+        steps_per_run: args.steps_per_run,
+        entries,
+    };
+    let path = args.out.join(format!("{}.json", slug(&names.join(" + "))));
+    write_json(&path, &results)?;
+    println!("{}", path.display());
+    Ok(())
+}
