@@ -510,76 +510,60 @@ pub fn encode_nifti(spec: &NiftiSpec, values: &[f64]) -> Vec<u8> {
     };
     let mut out = vec![0u8; 352];
     let be = spec.big_endian;
-    let put_i16 = |out: &mut Vec<u8>, at: usize, v: i16| {
-        out[at..at + 2].copy_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() })
+    // Any number in the spec's byte order.
+    macro_rules! ordered {
+        ($value:expr) => {
+            if be {
+                ($value).to_be_bytes().to_vec()
+            } else {
+                ($value).to_le_bytes().to_vec()
+            }
+        };
+    }
+    let put = |out: &mut Vec<u8>, at: usize, bytes: Vec<u8>| {
+        out[at..at + bytes.len()].copy_from_slice(&bytes)
     };
-    let put_i32 = |out: &mut Vec<u8>, at: usize, v: i32| {
-        out[at..at + 4].copy_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() })
-    };
-    let put_f32 = |out: &mut Vec<u8>, at: usize, v: f32| {
-        out[at..at + 4].copy_from_slice(&if be { v.to_be_bytes() } else { v.to_le_bytes() })
-    };
-    put_i32(&mut out, 0, 348);
-    put_i16(&mut out, 40, spec.dims.len() as i16);
+    put(&mut out, 0, ordered!(348i32));
+    put(&mut out, 40, ordered!(spec.dims.len() as i16));
     for (i, &d) in spec.dims.iter().enumerate() {
-        put_i16(&mut out, 42 + 2 * i, d as i16);
+        put(&mut out, 42 + 2 * i, ordered!(d as i16));
     }
     for i in spec.dims.len()..7 {
-        put_i16(&mut out, 42 + 2 * i, 1);
+        put(&mut out, 42 + 2 * i, ordered!(1i16));
     }
-    put_i16(&mut out, 70, spec.datatype);
-    put_i16(&mut out, 72, (element * 8) as i16);
-    put_f32(&mut out, 76, 1.0);
+    put(&mut out, 70, ordered!(spec.datatype));
+    put(&mut out, 72, ordered!((element * 8) as i16));
+    put(&mut out, 76, ordered!(1.0f32));
     for axis in 0..3 {
         let column = (0..3)
             .map(|r| spec.affine[r][axis].powi(2))
             .sum::<f32>()
             .sqrt();
-        put_f32(&mut out, 80 + 4 * axis, column);
+        put(&mut out, 80 + 4 * axis, ordered!(column));
     }
-    put_f32(&mut out, 108, 352.0);
-    put_f32(&mut out, 112, spec.scl_slope);
-    put_f32(&mut out, 116, spec.scl_inter);
+    put(&mut out, 108, ordered!(352.0f32));
+    put(&mut out, 112, ordered!(spec.scl_slope));
+    put(&mut out, 116, ordered!(spec.scl_inter));
     out[123] = 2; // xyzt_units: millimetres
-    put_i16(&mut out, 254, 2); // sform_code: aligned to an anatomical space
+    put(&mut out, 254, ordered!(2i16)); // sform_code: aligned to an anatomical space
     for (row, at) in spec.affine.iter().zip([280, 296, 312]) {
         for (i, &v) in row.iter().enumerate() {
-            put_f32(&mut out, at + 4 * i, v);
+            put(&mut out, at + 4 * i, ordered!(v));
         }
     }
     out[344..348].copy_from_slice(b"n+1\0");
     out.reserve(values.len() * element);
     for &v in values {
-        match spec.datatype {
-            2 => out.push(v as u8),
-            256 => out.push(v as i8 as u8),
-            4 => out.extend(if be {
-                (v as i16).to_be_bytes()
-            } else {
-                (v as i16).to_le_bytes()
-            }),
-            512 => out.extend(if be {
-                (v as u16).to_be_bytes()
-            } else {
-                (v as u16).to_le_bytes()
-            }),
-            8 => out.extend(if be {
-                (v as i32).to_be_bytes()
-            } else {
-                (v as i32).to_le_bytes()
-            }),
-            768 => out.extend(if be {
-                (v as u32).to_be_bytes()
-            } else {
-                (v as u32).to_le_bytes()
-            }),
-            16 => out.extend(if be {
-                (v as f32).to_be_bytes()
-            } else {
-                (v as f32).to_le_bytes()
-            }),
-            _ => out.extend(if be { v.to_be_bytes() } else { v.to_le_bytes() }),
-        }
+        out.extend(match spec.datatype {
+            2 => vec![v as u8],
+            256 => vec![v as i8 as u8],
+            4 => ordered!(v as i16),
+            512 => ordered!(v as u16),
+            8 => ordered!(v as i32),
+            768 => ordered!(v as u32),
+            16 => ordered!(v as f32),
+            _ => ordered!(v),
+        });
     }
     out
 }

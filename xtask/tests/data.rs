@@ -149,20 +149,39 @@ fn expected_tumour_slices(tumour: (f64, f64, f64, f64), min: usize) -> (usize, u
 
 const TUMOURS: [(f64, f64, f64, f64); 2] = [(30.0, 34.0, 19.0, 6.0), (16.0, 20.0, 22.0, 5.0)];
 
+/// One BraTS case folder: `<case>/<case><separator><suffix>.nii.gz` for each image suffix (the
+/// same image under each), and the segmentation.
+fn write_brats_case(
+    folder: &Path,
+    case: &str,
+    separator: &str,
+    suffixes: [&str; 4],
+    image: &[f64],
+    seg: &[f64],
+) {
+    for suffix in suffixes {
+        write_nii_gz(
+            &folder.join(format!("{case}/{case}{separator}{suffix}.nii.gz")),
+            &lps(4),
+            image,
+        );
+    }
+    write_nii_gz(
+        &folder.join(format!("{case}/{case}{separator}seg.nii.gz")),
+        &lps(2),
+        seg,
+    );
+}
+
 fn write_brats2019(root: &Path) {
     for (n, tumour) in TUMOURS.iter().enumerate() {
-        let case = format!("BraTS19_TEST_{n:03}_1");
         let (image, seg) = phantom(10 + n as u32, Some(*tumour));
-        for modality in ["t1", "t1ce", "t2", "flair"] {
-            write_nii_gz(
-                &root.join(format!("HGG/{case}/{case}_{modality}.nii.gz")),
-                &lps(4),
-                &image,
-            );
-        }
-        write_nii_gz(
-            &root.join(format!("HGG/{case}/{case}_seg.nii.gz")),
-            &lps(2),
+        write_brats_case(
+            &root.join("HGG"),
+            &format!("BraTS19_TEST_{n:03}_1"),
+            "_",
+            ["t1", "t1ce", "t2", "flair"],
+            &image,
             &seg,
         );
     }
@@ -354,16 +373,12 @@ fn brats_2023_cases_and_plain_folders_are_detected() {
     let dir = scratch("brats2023");
     let case = "BraTS-GLI-00042-000";
     let (image, seg) = phantom(3, Some(TUMOURS[0]));
-    for suffix in ["t1n", "t1c", "t2w", "t2f"] {
-        write_nii_gz(
-            &dir.join(format!("brats23/{case}/{case}-{suffix}.nii.gz")),
-            &lps(4),
-            &image,
-        );
-    }
-    write_nii_gz(
-        &dir.join(format!("brats23/{case}/{case}-seg.nii.gz")),
-        &lps(2),
+    write_brats_case(
+        &dir.join("brats23"),
+        case,
+        "-",
+        ["t1n", "t1c", "t2w", "t2f"],
+        &image,
         &seg,
     );
     let output = succeeds(
