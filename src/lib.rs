@@ -12,9 +12,12 @@
 
 pub mod colormap;
 pub mod config;
+pub mod conv;
 pub mod data;
 pub mod error;
 pub mod export;
+#[cfg(feature = "train")]
+pub mod gate;
 #[cfg(feature = "train")]
 pub mod loss;
 pub mod metrics;

@@ -84,19 +84,23 @@ pub struct GeneratorLoss {
 }
 
 impl GeneratorLoss {
-    /// Combines the terms with `weights`. Terms that are switched off are still computed
-    /// where they are cheap (for the metrics log), except the nuclear norm, whose host SVD is
-    /// skipped.
+    /// Combines the terms with `weights`. `discriminated` holds the discriminator's view of the
+    /// real and reconstructed images; without it (the adversarial term switched off, so the
+    /// caller skips two discriminator passes and their backward) the term is 0. The latent and
+    /// reconstruction terms are always computed (for the metrics log); the nuclear norm, whose
+    /// SVD runs on the host, only when its term is on.
     pub fn new(
         images: Tensor<4>,
         output: &GeneratorOutput,
-        real: &DiscriminatorOutput,
-        fake: &DiscriminatorOutput,
+        discriminated: Option<(&DiscriminatorOutput, &DiscriminatorOutput)>,
         weights: &LossConfig,
     ) -> Result<Self> {
         let [batch, _] = output.latent.dims();
         let reconstruction = reconstruction_l1(images, output.reconstruction.clone());
-        let adversarial = feature_matching(real.features.clone(), fake.features.clone());
+        let adversarial = match discriminated {
+            Some((real, fake)) => feature_matching(real.features.clone(), fake.features.clone()),
+            None => Tensor::zeros([1], &output.latent.device()),
+        };
         let latent = latent_l2(output.latent.clone(), output.reconstructed_latent.clone());
         let low_rank = if weights.low_rank.is_active() {
             nuclear_norm(output.latent.clone())? / batch as f32

@@ -9,6 +9,7 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
 use crate::config::ModelConfig;
+use crate::conv::{apply_conv_transpose4, apply_conv4};
 
 /// DCGAN initialisation (Radford et al.): N(0, 0.02) for convolutions…
 fn conv_init() -> Initializer {
@@ -65,7 +66,7 @@ pub struct DownBlock {
 
 impl DownBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = apply_conv4(&self.conv, x);
         let x = match &self.norm {
             Some(norm) => norm.forward(x),
             None => x,
@@ -111,7 +112,7 @@ impl DcganEncoder {
 
     /// `[batch, channels, size, size]` → `[batch, out_channels]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        self.head.forward(self.features(images)).flatten(1, 3)
+        apply_conv4(&self.head, self.features(images)).flatten(1, 3)
     }
 }
 
@@ -124,7 +125,7 @@ pub struct UpBlock {
 
 impl UpBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(apply_conv_transpose4(&self.conv, x)))
     }
 }
 
@@ -170,7 +171,7 @@ impl DcganDecoder {
             .stem
             .forward(latent.reshape([batch, self.latent_dim, 1, 1]));
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
-        tanh(self.head.forward(x))
+        tanh(apply_conv_transpose4(&self.head, x))
     }
 }
 
@@ -240,7 +241,7 @@ impl Discriminator {
 
     pub fn forward(&self, images: Tensor<4>) -> DiscriminatorOutput {
         let features = self.body.features(images);
-        let logits = self.body.head.forward(features.clone()).flatten(0, 3);
+        let logits = apply_conv4(&self.body.head, features.clone()).flatten(0, 3);
         DiscriminatorOutput { logits, features }
     }
 }

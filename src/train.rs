@@ -228,9 +228,14 @@ impl Trainer {
 
         // Generator: all four terms, gradients kept for the generator's parameters only.
         let output = self.generator.forward(images.clone());
-        let real = self.discriminator.forward(images.clone());
-        let fake = self.discriminator.forward(output.reconstruction.clone());
-        let loss = GeneratorLoss::new(images.clone(), &output, &real, &fake, &weights)?;
+        let loss = if weights.adversarial.is_active() {
+            let real = self.discriminator.forward(images.clone());
+            let fake = self.discriminator.forward(output.reconstruction.clone());
+            GeneratorLoss::new(images.clone(), &output, Some((&real, &fake)), &weights)?
+        } else {
+            // No adversarial term: the discriminator's passes would only feed a zero weight.
+            GeneratorLoss::new(images.clone(), &output, None, &weights)?
+        };
         let generator_values = Tensor::cat(
             vec![
                 loss.total.clone(),

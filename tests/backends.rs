@@ -1,39 +1,47 @@
 //! Correctness gate: the same training steps from the same weights on the CPU backend (flex)
-//! and on wgpu must agree. This is what decides which GPU configuration lran trains with.
-//! Without a wgpu adapter the test is skipped, unless `LRAN_REQUIRE_WGPU=1` (CI sets it, with
-//! Mesa's lavapipe installed), which turns a missing adapter into a failure.
+//! and on wgpu must agree (`lran::gate`). This is what decides which GPU configuration lran
+//! trains with. Without a wgpu adapter the test is skipped, unless `LRAN_REQUIRE_WGPU=1` (CI sets
+//! it, with Mesa's lavapipe installed), which turns a missing adapter into a failure.
+//! `LRAN_WGPU_API=gl|vulkan` pins the graphics API, as for `cargo xtask`.
 
-mod common;
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use lran::ModelConfig;
-use lran::burn::module::{Module, ModuleVisitor, Param};
-use lran::burn::tensor::{Device, Tensor};
-use lran::train::{StepLosses, TrainConfig, Trainer};
+use lran::burn::tensor::Device;
+use lran::burn::tensor::wgpu::WgpuBackend;
+use lran::conv::{ConvAlgorithm, set_conv_algorithm};
+use lran::gate::{GateTolerance, compare_training, compare_training_configs};
+use lran::train::TrainConfig;
 
+/// The wgpu device, opened once: burn's runtime cannot be initialised twice in a process.
 fn wgpu_device() -> Option<Device> {
-    let device = std::panic::catch_unwind(|| Device::wgpu_options().init())
-        .ok()?
-        .ok()?;
-    let name = std::panic::catch_unwind(|| device.identity()).ok()??.name;
-    eprintln!("wgpu adapter: {name}");
-    Some(device)
+    static DEVICE: OnceLock<Option<Device>> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let api = match std::env::var("LRAN_WGPU_API").as_deref() {
+                Ok("gl") => WgpuBackend::Gl,
+                Ok("vulkan") => WgpuBackend::Vulkan,
+                _ => WgpuBackend::Auto,
+            };
+            let device =
+                std::panic::catch_unwind(|| Device::wgpu_options().graphics_api(api).init())
+                    .ok()?
+                    .ok()?;
+            let name = std::panic::catch_unwind(|| device.identity()).ok()??.name;
+            eprintln!("wgpu adapter: {name}");
+            Some(device)
+        })
+        .clone()
 }
 
-struct Checksum(f64);
-
-impl ModuleVisitor for Checksum {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values: Vec<f32> = param.val().into_data().try_to_vec::<f32>().unwrap();
-        self.0 += values.iter().map(|v| v.abs() as f64).sum::<f64>();
-    }
+/// The convolution algorithm is process-wide and tests run on parallel threads: one at a time.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn close(a: f32, b: f32, relative: f32) -> bool {
-    (a - b).abs() <= relative * a.abs().max(b.abs()).max(1e-3)
-}
-
-#[test]
-fn wgpu_training_steps_agree_with_the_cpu_backend() {
+fn gate_on_wgpu(algorithm: ConvAlgorithm) {
+    let _one_at_a_time = exclusive();
     let Some(gpu) = wgpu_device() else {
         if std::env::var("LRAN_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
             panic!("LRAN_REQUIRE_WGPU=1 but no wgpu adapter was found");
@@ -43,46 +51,82 @@ fn wgpu_training_steps_agree_with_the_cpu_backend() {
         );
         return;
     };
-    let cpu = Device::flex();
-    let config = ModelConfig::tiny(1);
-    let split = common::sample_split(2, &config);
-    let mut train_config = TrainConfig::new(config);
-    train_config.batch_size = 16;
-
-    let mut on_cpu = Trainer::new(train_config.clone(), &cpu).unwrap();
-    let mut on_gpu = Trainer::restore(train_config, &gpu, on_cpu.state().unwrap()).unwrap();
-    let steps = 4;
-    for step in 0..steps {
-        let indices: Vec<usize> = (step * 16..(step + 1) * 16).collect();
-        let a: StepLosses = on_cpu
-            .step(split.train.batch(&indices, &config, &cpu))
-            .unwrap();
-        let b: StepLosses = on_gpu
-            .step(split.train.batch(&indices, &config, &gpu))
-            .unwrap();
-        for (name, x, y) in [
-            ("generator", a.generator, b.generator),
-            ("reconstruction", a.reconstruction, b.reconstruction),
-            ("latent", a.latent, b.latent),
-            ("low-rank", a.low_rank, b.low_rank),
-            ("discriminator", a.discriminator, b.discriminator),
-        ] {
-            assert!(
-                close(x, y, 2e-3),
-                "step {step}: {name} loss flex {x} vs wgpu {y}"
-            );
-        }
+    let mut config = TrainConfig::new(ModelConfig::tiny(1));
+    config.batch_size = 16;
+    set_conv_algorithm(algorithm);
+    let report =
+        compare_training(&config, 4, GateTolerance::default(), &Device::flex(), &gpu).unwrap();
+    set_conv_algorithm(ConvAlgorithm::Native);
+    for step in &report.steps {
+        eprintln!(
+            "step {}: worst term {} differs by {:.2e}",
+            step.step, step.worst_term, step.worst_relative_difference
+        );
     }
-    let mut cpu_sum = Checksum(0.0);
-    on_cpu.generator.visit(&mut cpu_sum);
-    let mut gpu_sum = Checksum(0.0);
-    on_gpu.generator.visit(&mut gpu_sum);
-    assert!(cpu_sum.0 > 1.0, "the checksum visited no weights");
-    let relative = (cpu_sum.0 - gpu_sum.0).abs() / cpu_sum.0;
     assert!(
-        relative < 1e-4,
-        "generator weight checksum flex {} vs wgpu {} (relative {relative:e})",
-        cpu_sum.0,
-        gpu_sum.0
+        report.reference_checksum > 1.0,
+        "the checksum visited no weights"
+    );
+    assert_eq!(report.steps.len(), 4);
+    assert!(report.passed, "{}", report.failure.unwrap_or_default());
+}
+
+#[test]
+fn wgpu_training_steps_agree_with_the_cpu_backend() {
+    gate_on_wgpu(ConvAlgorithm::Native);
+}
+
+/// The matmul convolutions on wgpu, against burn's convolutions on the CPU.
+#[test]
+fn wgpu_training_steps_with_matmul_convolutions_agree_with_the_cpu_backend() {
+    gate_on_wgpu(ConvAlgorithm::Gemm);
+}
+
+/// The gate itself must be able to fail: a candidate that trains with twice the learning rate
+/// (a stand-in for a wrong kernel) is caught at its first differing step, on the CPU alone.
+#[test]
+fn the_gate_catches_a_candidate_that_computes_something_else() {
+    let _one_at_a_time = exclusive();
+    let mut config = TrainConfig::new(ModelConfig::tiny(1));
+    config.batch_size = 8;
+    let cpu = Device::flex();
+    let report = compare_training(&config, 3, GateTolerance::default(), &cpu, &cpu).unwrap();
+    assert!(report.passed, "flex against itself: {:?}", report.failure);
+    assert!(report.checksum_relative_difference.unwrap() < 1e-6);
+
+    let mut other = config.clone();
+    other.learning_rate *= 2.0;
+    let report =
+        compare_training_configs(&config, &other, 3, GateTolerance::default(), &cpu, &cpu).unwrap();
+    assert!(!report.passed);
+    let failure = report.failure.unwrap();
+    // Step 0's losses come before any update, so they still agree; step 1's do not.
+    assert!(
+        report.steps[0].worst_relative_difference < 1e-6,
+        "{failure}"
+    );
+    assert!(failure.starts_with("step 1:"), "{failure}");
+}
+
+/// Whole training steps with the matmul convolutions (`lran::conv`) against burn's, both on the
+/// CPU: the gate runs its reference with burn's and its candidate with the algorithm set.
+#[test]
+fn matmul_convolutions_train_like_burns_on_the_cpu() {
+    let _one_at_a_time = exclusive();
+    let mut config = TrainConfig::new(ModelConfig {
+        image_size: 64,
+        ..ModelConfig::tiny(1)
+    });
+    config.batch_size = 8;
+    let cpu = Device::flex();
+    set_conv_algorithm(ConvAlgorithm::Gemm);
+    let report = compare_training(&config, 3, GateTolerance::default(), &cpu, &cpu);
+    set_conv_algorithm(ConvAlgorithm::Native);
+    let report = report.unwrap();
+    assert!(report.passed, "{:?}", report.failure);
+    // Not trivially equal: another summation order, so some difference must show.
+    assert!(
+        report.steps[0].worst_relative_difference > 0.0
+            || report.checksum_relative_difference > Some(0.0)
     );
 }

@@ -17,8 +17,9 @@ use lran::train::{TrainConfig, Trainer};
 use lran::{LossConfig, ModelConfig};
 use serde::Serialize;
 
-use crate::backend::{self, Backend};
+use crate::backend::{self, Backend, ConvChoice};
 use crate::provenance::{commit, now_unix, repository_root, write_json};
+use lran::conv::ConvAlgorithm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -32,7 +33,7 @@ pub enum Shape {
 }
 
 impl Shape {
-    fn model(self, tiny: bool) -> ModelConfig {
+    pub fn model(self, tiny: bool) -> ModelConfig {
         let base = if tiny {
             ModelConfig::tiny(1)
         } else {
@@ -109,6 +110,27 @@ struct Entry {
     runs: Vec<f64>,
     /// The first warm-up step alone (kernel compilation and tuning included).
     first_step_seconds: f64,
+    /// Weights of each network: the PyTorch reference reports the same, which checks that
+    /// both measure the same networks.
+    parameters: Parameters,
+    /// How the convolutions were computed (`--conv`; `lran::conv`).
+    conv: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Parameters {
+    pub generator: usize,
+    pub discriminator: usize,
+}
+
+impl Parameters {
+    pub fn of(model: &ModelConfig) -> Self {
+        let device = Device::flex();
+        Self {
+            generator: lran::model::Generator::new(model, &device).num_params(),
+            discriminator: lran::model::Discriminator::new(model, &device).num_params(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -118,13 +140,26 @@ struct BenchResults {
     created_unix: u64,
     burn_version: String,
     /// How the wgpu backend is built (see Cargo.toml).
-    wgpu_features: &'static str,
+    wgpu_features: String,
     cpu_threads: usize,
     command: String,
     warmup: usize,
     runs_per_figure: usize,
     steps_per_run: usize,
     entries: Vec<Entry>,
+}
+
+/// The training settings a mode measures (also what `cargo xtask gate` checks).
+pub fn train_config(model: ModelConfig, batch: usize, mode: Mode) -> TrainConfig {
+    let mut config = TrainConfig::new(model);
+    config.batch_size = batch;
+    if mode == Mode::Generator {
+        let mut losses = LossConfig::default();
+        losses.adversarial.enabled = false;
+        losses.low_rank.enabled = false;
+        config.losses = losses;
+    }
+    config
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -139,7 +174,7 @@ fn median(values: &[f64]) -> f64 {
 }
 
 /// burn's version as Cargo.lock pins it.
-fn burn_version() -> String {
+pub fn burn_version() -> String {
     let lock = std::fs::read_to_string(repository_root().join("Cargo.lock")).unwrap_or_default();
     lock.split("[[package]]")
         .find(|p| p.contains("\nname = \"burn\"\n"))
@@ -148,7 +183,7 @@ fn burn_version() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-fn slug(text: &str) -> String {
+pub fn slug(text: &str) -> String {
     let mut slug = String::new();
     for c in text.chars() {
         if c.is_ascii_alphanumeric() {
@@ -168,14 +203,7 @@ fn measure(
     mode: Mode,
 ) -> Result<(f64, Vec<f64>, f64)> {
     let model = shape.model(args.tiny);
-    let mut config = TrainConfig::new(model);
-    config.batch_size = batch;
-    if mode == Mode::Generator {
-        let mut losses = LossConfig::default();
-        losses.adversarial.enabled = false;
-        losses.low_rank.enabled = false;
-        config.losses = losses;
-    }
+    let config = train_config(model, batch, mode);
     let mut trainer = Trainer::new(config, device)?;
     let shape4 = [batch, model.channels, model.image_size, model.image_size];
     let images: Tensor<4> = Tensor::random(
@@ -238,35 +266,48 @@ pub fn run(args: BenchArgs) -> Result<()> {
         if backend == Backend::Auto {
             bail!("--backends takes cpu and wgpu, not auto");
         }
-        let selected = backend::select(backend)?;
-        names.push(selected.description.clone());
-        for &shape in &args.shapes {
-            for &batch in &args.batches {
-                for &mode in &args.modes {
-                    let (rate, runs, first) = measure(&args, &selected.device, shape, batch, mode)
-                        .with_context(|| {
-                            format!(
-                                "{shape:?} batch {batch} {mode:?} on {}",
-                                selected.description
-                            )
-                        })?;
-                    eprintln!(
-                        "{:<28} {:<10} batch {batch:<4} {:<9} {rate:>9.1} img/s (first step {first:.2} s)",
-                        selected.description,
-                        format!("{shape:?}").to_lowercase(),
-                        format!("{mode:?}").to_lowercase()
-                    );
-                    entries.push(Entry {
-                        backend: format!("{backend:?}").to_lowercase(),
-                        device: selected.description.clone(),
-                        shape,
-                        model: shape.model(args.tiny),
-                        batch,
-                        mode,
-                        images_per_second: rate,
-                        runs,
-                        first_step_seconds: first,
-                    });
+        // The device alone: the convolution algorithm is set per entry below.
+        let selected = backend::select_device(backend)?;
+        names.push(selected.name.clone());
+        let algorithms = match backend::conv_choice() {
+            ConvChoice::Auto => vec![ConvAlgorithm::Native, ConvAlgorithm::Gemm],
+            choice => vec![backend::conv_algorithm_for(choice, backend)],
+        };
+        for algorithm in algorithms {
+            lran::conv::set_conv_algorithm(algorithm);
+            let conv = backend::conv_name(algorithm);
+            for &shape in &args.shapes {
+                for &batch in &args.batches {
+                    for &mode in &args.modes {
+                        let (rate, runs, first) =
+                            measure(&args, &selected.device, shape, batch, mode).with_context(
+                                || {
+                                    format!(
+                                        "{shape:?} batch {batch} {mode:?} on {}",
+                                        selected.description
+                                    )
+                                },
+                            )?;
+                        eprintln!(
+                            "{:<20} conv {conv:<6} {:<10} batch {batch:<4} {:<9} {rate:>9.1} img/s (first step {first:.2} s)",
+                            selected.name,
+                            format!("{shape:?}").to_lowercase(),
+                            format!("{mode:?}").to_lowercase()
+                        );
+                        entries.push(Entry {
+                            backend: format!("{backend:?}").to_lowercase(),
+                            device: selected.description.clone(),
+                            shape,
+                            model: shape.model(args.tiny),
+                            batch,
+                            mode,
+                            images_per_second: rate,
+                            runs,
+                            first_step_seconds: first,
+                            parameters: Parameters::of(&shape.model(args.tiny)),
+                            conv,
+                        });
+                    }
                 }
             }
         }
@@ -276,7 +317,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         commit: commit(),
         created_unix: now_unix(),
         burn_version: burn_version(),
-        wgpu_features: "burn-wgpu without autotune and fusion (default-features = false)",
+        wgpu_features: backend::wgpu_build(),
         cpu_threads: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),

@@ -6,6 +6,7 @@ mod bench;
 mod data;
 mod eval;
 mod export;
+mod gate;
 mod inspect;
 mod provenance;
 mod run;
@@ -26,6 +27,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How the model's convolutions are computed: burn's ops (native), gathers + matmul (gemm),
+    /// or auto (the measured faster per backend; `bench` measures both).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    conv: backend::ConvChoice,
 }
 
 #[derive(Subcommand)]
@@ -43,6 +48,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Training and scoring images per second on each backend -> results/bench/<device>.json.
     Bench(bench::BenchArgs),
+    /// Correctness gate: training steps on wgpu (as built) against the CPU -> results/gate/<device>.json.
+    Gate(gate::GateArgs),
     /// Build the browser package (wasm32 + wasm-bindgen + wasm-opt) into www/pkg.
     Web(web::WebArgs),
     /// Build the page, then serve it on http://127.0.0.1:8080.
@@ -53,6 +60,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    backend::set_conv_choice(cli.conv);
     let outcome = match cli.command {
         Command::Data { command } => inspect::run(command),
         Command::Train(args) => train::run(args),
@@ -60,6 +68,7 @@ fn main() -> ExitCode {
         Command::Export(args) => export::run(args),
         Command::Web(args) => web::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Gate(args) => gate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Dist(args) => web::run_dist(args),
     };

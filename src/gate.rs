@@ -1,0 +1,370 @@
+//! The correctness gate for GPU configurations (issue D): the same training steps from the same
+//! weights on the same images, on a reference device (the CPU backend, flex) and on a candidate
+//! (wgpu with some build options), must give the same losses, weights and scores within stated
+//! tolerances. A fast configuration that fails it is not used: on an H200, autotune + fusion
+//! doubled the speed and turned the loss to NaN at step 2.
+//!
+//! `tests/backends.rs` runs it on lavapipe in CI; `cargo xtask gate` runs it on a real GPU and
+//! writes a results file saying at which step and in which loss term a configuration diverged.
+
+use std::time::Instant;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::Serialize;
+
+use crate::conv::{ConvAlgorithm, conv_algorithm, set_conv_algorithm};
+use crate::error::{LranError, Result};
+use crate::rng::SplitMix64;
+use crate::score::score_batch;
+use crate::train::{StepLosses, TrainConfig, Trainer};
+
+/// Tolerances of the gate. Both backends compute in f32 but sum in different orders (tiled
+/// matmuls, tree reductions). Before any update (step 0) that leaves ~1e-7 relative. After it,
+/// Adam amplifies the noise: its first updates are ≈ lr·sign(g), so a gradient that is ~0 on
+/// both devices moves a weight by +lr on one and −lr on the other (measured on lavapipe, 64 px,
+/// 3 steps: single weights 2.6·lr apart, a loss term 1e-3 apart, the checksum 2e-7). A wrong
+/// kernel is off by far more, from step 0 on, and NaN fails any tolerance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct GateTolerance {
+    /// Each loss term of step 0 (one forward pass, no update yet), relative to the larger
+    /// magnitude (floored at 1e-3).
+    pub first_step_loss: f32,
+    /// Each loss term of the later steps, likewise.
+    pub loss: f32,
+    /// Σ|w| over all generator and discriminator weights after the last step.
+    pub checksum: f64,
+    /// The latent scores of one batch in inference mode after the last step.
+    pub score: f32,
+}
+
+impl Default for GateTolerance {
+    fn default() -> Self {
+        Self {
+            first_step_loss: 1e-4,
+            loss: 1e-2,
+            checksum: 1e-4,
+            score: 2e-2,
+        }
+    }
+}
+
+/// One training step on both devices.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateStep {
+    pub step: usize,
+    pub reference: StepLosses,
+    /// `None` when the candidate's step failed (NaN or exploded losses); see `GateReport::failure`.
+    pub candidate: Option<StepLosses>,
+    /// The loss term with the largest relative difference, and that difference.
+    pub worst_term: &'static str,
+    pub worst_relative_difference: f32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GateReport {
+    pub tolerance: GateTolerance,
+    pub steps: Vec<GateStep>,
+    pub reference_checksum: f64,
+    pub candidate_checksum: Option<f64>,
+    pub checksum_relative_difference: Option<f64>,
+    /// Largest |w_ref − w_cand| over all weights, for the record (Adam's normalised updates make
+    /// single near-zero weights differ by ~lr even when the run is correct, so it is not gated).
+    pub max_weight_difference: Option<f32>,
+    /// Largest relative difference of a latent score on the inference batch.
+    pub score_relative_difference: Option<f32>,
+    pub reference_seconds: f64,
+    pub candidate_seconds: f64,
+    pub passed: bool,
+    /// The first check that failed, in words.
+    pub failure: Option<String>,
+}
+
+/// Images for the gate: smooth random blobs on a dark background in [−1, 1] (structured like
+/// the data, unlike uniform noise, so BatchNorm statistics and the losses look like training's),
+/// from a seed, so both devices and every run get the same ones.
+pub fn gate_images(config: &TrainConfig, count: usize, seed: u64) -> TensorData {
+    let model = &config.model;
+    let side = model.image_size;
+    let mut rng = SplitMix64::new(seed);
+    let mut values = Vec::with_capacity(count * model.channels * side * side);
+    for _ in 0..count {
+        let blobs: Vec<(f64, f64, f64, f64)> = (0..4)
+            .map(|_| {
+                (
+                    rng.range(0.2, 0.8) * side as f64,
+                    rng.range(0.2, 0.8) * side as f64,
+                    rng.range(0.08, 0.25) * side as f64,
+                    rng.range(0.5, 1.5),
+                )
+            })
+            .collect();
+        for channel in 0..model.channels {
+            let gain = 1.0 - 0.2 * channel as f64;
+            for y in 0..side {
+                for x in 0..side {
+                    let mut v = 0.0;
+                    for &(cx, cy, r, a) in &blobs {
+                        let d2 = (x as f64 - cx).powi(2) + (y as f64 - cy).powi(2);
+                        v += a * (-d2 / (2.0 * r * r)).exp();
+                    }
+                    let noise = rng.range(-0.05, 0.05);
+                    values.push(
+                        ((v * gain).min(1.5) / 1.5 * 2.0 - 1.0 + noise).clamp(-1.0, 1.0) as f32,
+                    );
+                }
+            }
+        }
+    }
+    TensorData::new(values, [count, model.channels, side, side])
+}
+
+fn relative(a: f64, b: f64, floor: f64) -> f64 {
+    (a - b).abs() / a.abs().max(b.abs()).max(floor)
+}
+
+struct Weights(Vec<f32>);
+
+impl ModuleVisitor for Weights {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let values = param.val().into_data().convert::<f32>();
+        self.0
+            .extend(values.as_slice::<f32>().unwrap_or_default().iter().copied());
+    }
+}
+
+fn weights(trainer: &Trainer) -> Vec<f32> {
+    let mut all = Weights(Vec::new());
+    trainer.generator.visit(&mut all);
+    trainer.discriminator.visit(&mut all);
+    all.0
+}
+
+fn checksum(weights: &[f32]) -> f64 {
+    weights.iter().map(|w| w.abs() as f64).sum()
+}
+
+fn terms(losses: &StepLosses) -> [(&'static str, f32); 6] {
+    [
+        ("generator", losses.generator),
+        ("reconstruction", losses.reconstruction),
+        ("adversarial", losses.adversarial),
+        ("latent", losses.latent),
+        ("low-rank", losses.low_rank),
+        ("discriminator", losses.discriminator),
+    ]
+}
+
+/// Runs `steps` training steps of `config` on `reference` and on `candidate` from identical
+/// weights and batches, then scores one batch on both, and compares. A candidate that diverges
+/// is a failed gate (reported), not an error; an error means the reference itself failed.
+///
+/// The reference always computes convolutions with burn's ops; the candidate with the
+/// algorithm set when this is called (`lran::conv::set_conv_algorithm`), which is restored
+/// afterwards. So one call checks a device and a convolution formulation together.
+pub fn compare_training(
+    config: &TrainConfig,
+    steps: usize,
+    tolerance: GateTolerance,
+    reference: &Device,
+    candidate: &Device,
+) -> Result<GateReport> {
+    compare_training_configs(config, config, steps, tolerance, reference, candidate)
+}
+
+/// As [`compare_training`], with the candidate trained under its own settings (same model):
+/// how the gate's own test makes a candidate that computes something else.
+pub fn compare_training_configs(
+    config: &TrainConfig,
+    candidate_config: &TrainConfig,
+    steps: usize,
+    tolerance: GateTolerance,
+    reference: &Device,
+    candidate: &Device,
+) -> Result<GateReport> {
+    if candidate_config.model != config.model || candidate_config.batch_size != config.batch_size {
+        return Err(LranError::config(
+            "the gate compares one model and batch size on two devices",
+        ));
+    }
+    if steps == 0 {
+        return Err(LranError::config("the gate needs at least one step"));
+    }
+    let candidate_algorithm = conv_algorithm();
+    let result = compare_with_algorithms(
+        config,
+        candidate_config,
+        steps,
+        tolerance,
+        reference,
+        candidate,
+        candidate_algorithm,
+    );
+    set_conv_algorithm(candidate_algorithm);
+    result
+}
+
+fn compare_with_algorithms(
+    config: &TrainConfig,
+    candidate_config: &TrainConfig,
+    steps: usize,
+    tolerance: GateTolerance,
+    reference: &Device,
+    candidate: &Device,
+    candidate_algorithm: ConvAlgorithm,
+) -> Result<GateReport> {
+    let on_reference_side = || set_conv_algorithm(ConvAlgorithm::Native);
+    let on_candidate_side = || set_conv_algorithm(candidate_algorithm);
+    on_reference_side();
+    let batch = config.batch_size;
+    let images = gate_images(config, batch * (steps + 1), config.seed ^ 0x6A7E);
+    let batch_of = |index: usize, device: &Device| -> Tensor<4> {
+        let all: Tensor<4> = Tensor::from_data(images.clone(), device);
+        all.narrow(0, index * batch, batch)
+    };
+
+    let mut on_reference = Trainer::new(config.clone(), reference)?;
+    let mut on_candidate =
+        Trainer::restore(candidate_config.clone(), candidate, on_reference.state()?)?;
+
+    let mut report = GateReport {
+        tolerance,
+        steps: Vec::with_capacity(steps),
+        reference_checksum: 0.0,
+        candidate_checksum: None,
+        checksum_relative_difference: None,
+        max_weight_difference: None,
+        score_relative_difference: None,
+        reference_seconds: 0.0,
+        candidate_seconds: 0.0,
+        passed: false,
+        failure: None,
+    };
+    let fail = |report: &mut GateReport, why: String| {
+        if report.failure.is_none() {
+            report.failure = Some(why);
+        }
+    };
+
+    let mut candidate_alive = true;
+    for step in 0..steps {
+        on_reference_side();
+        let started = Instant::now();
+        let a = on_reference.step(batch_of(step, reference))?;
+        report.reference_seconds += started.elapsed().as_secs_f64();
+        let (b, worst_term, worst) = if candidate_alive {
+            on_candidate_side();
+            let started = Instant::now();
+            let result = on_candidate.step(batch_of(step, candidate));
+            report.candidate_seconds += started.elapsed().as_secs_f64();
+            match result {
+                Ok(b) => {
+                    let (name, difference) = terms(&a)
+                        .iter()
+                        .zip(terms(&b))
+                        .map(|(&(name, x), (_, y))| {
+                            (name, relative(x as f64, y as f64, 1e-3) as f32)
+                        })
+                        .fold(("none", 0.0f32), |worst, item| {
+                            if item.1 > worst.1 || item.1.is_nan() {
+                                item
+                            } else {
+                                worst
+                            }
+                        });
+                    let allowed = if step == 0 {
+                        tolerance.first_step_loss
+                    } else {
+                        tolerance.loss
+                    };
+                    if !(difference <= allowed) {
+                        fail(
+                            &mut report,
+                            format!(
+                                "step {step}: the {name} loss differs by {difference:.2e} relative (tolerance {allowed:.0e})",
+                            ),
+                        );
+                    }
+                    (Some(b), name, difference)
+                }
+                Err(e) => {
+                    candidate_alive = false;
+                    fail(
+                        &mut report,
+                        format!("step {step}: the candidate failed: {e}"),
+                    );
+                    (None, "diverged", f32::INFINITY)
+                }
+            }
+        } else {
+            (None, "diverged", f32::INFINITY)
+        };
+        report.steps.push(GateStep {
+            step,
+            reference: a,
+            candidate: b,
+            worst_term,
+            worst_relative_difference: worst,
+        });
+    }
+
+    let reference_weights = weights(&on_reference);
+    report.reference_checksum = checksum(&reference_weights);
+    if candidate_alive {
+        let candidate_weights = weights(&on_candidate);
+        let candidate_checksum = checksum(&candidate_weights);
+        let difference = relative(report.reference_checksum, candidate_checksum, 1e-9);
+        report.candidate_checksum = Some(candidate_checksum);
+        report.checksum_relative_difference = Some(difference);
+        report.max_weight_difference = Some(
+            reference_weights
+                .iter()
+                .zip(&candidate_weights)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m }),
+        );
+        if reference_weights.len() != candidate_weights.len() {
+            fail(
+                &mut report,
+                "the two devices hold different numbers of weights".into(),
+            );
+        }
+        if !(difference <= tolerance.checksum) {
+            let why = format!(
+                "weight checksum {} vs {candidate_checksum} ({difference:.2e} relative, tolerance {:.0e})",
+                report.reference_checksum, tolerance.checksum
+            );
+            fail(&mut report, why);
+        }
+
+        // Scoring: BatchNorm in inference mode, on a batch neither trainer has seen.
+        on_reference_side();
+        let reference_scores = score_batch(
+            &on_reference.generator.valid().to_device(&reference.clone()),
+            batch_of(steps, reference),
+        );
+        on_candidate_side();
+        let candidate_scores = score_batch(
+            &on_candidate.generator.valid().to_device(&candidate.clone()),
+            batch_of(steps, candidate),
+        );
+        let worst = reference_scores
+            .latent
+            .iter()
+            .zip(&candidate_scores.latent)
+            .map(|(&a, &b)| relative(a as f64, b as f64, 1e-6) as f32)
+            .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m });
+        report.score_relative_difference = Some(worst);
+        if !(worst <= tolerance.score) {
+            fail(
+                &mut report,
+                format!(
+                    "latent scores differ by {worst:.2e} relative (tolerance {:.0e})",
+                    tolerance.score
+                ),
+            );
+        }
+    }
+    report.passed = report.failure.is_none();
+    Ok(report)
+}
