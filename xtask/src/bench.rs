@@ -260,15 +260,36 @@ pub fn run(args: BenchArgs) -> Result<()> {
     } else {
         args.backends.clone()
     };
-    let mut entries = Vec::new();
-    let mut names = Vec::new();
+    let mut selected_devices = Vec::new();
     for backend in backends {
         if backend == Backend::Auto {
             bail!("--backends takes cpu and wgpu, not auto");
         }
         // The device alone: the convolution algorithm is set per entry below.
-        let selected = backend::select_device(backend)?;
-        names.push(selected.name.clone());
+        selected_devices.push((backend, backend::select_device(backend)?));
+    }
+    let names: Vec<&str> = selected_devices
+        .iter()
+        .map(|(_, s)| s.name.as_str())
+        .collect();
+    let path = args.out.join(format!("{}.json", slug(&names.join(" + "))));
+    let mut results = BenchResults {
+        kind: "lran-bench/1",
+        commit: commit(),
+        created_unix: now_unix(),
+        burn_version: burn_version(),
+        wgpu_features: backend::wgpu_build(),
+        cpu_threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        command: crate::provenance::command_line(),
+        warmup: args.warmup,
+        runs_per_figure: args.runs,
+        steps_per_run: args.steps_per_run,
+        entries: Vec::new(),
+    };
+    for (backend, selected) in &selected_devices {
+        let backend = *backend;
         let algorithms = match backend::conv_choice() {
             ConvChoice::Auto => vec![ConvAlgorithm::Native, ConvAlgorithm::Gemm],
             choice => vec![backend::conv_algorithm_for(choice, backend)],
@@ -294,7 +315,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                             format!("{shape:?}").to_lowercase(),
                             format!("{mode:?}").to_lowercase()
                         );
-                        entries.push(Entry {
+                        results.entries.push(Entry {
                             backend: format!("{backend:?}").to_lowercase(),
                             device: selected.description.clone(),
                             shape,
@@ -307,28 +328,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
                             parameters: Parameters::of(&shape.model(args.tiny)),
                             conv,
                         });
+                        // After every figure: a run cut short by a time limit keeps what it
+                        // measured.
+                        write_json(&path, &results)?;
                     }
                 }
             }
         }
     }
-    let results = BenchResults {
-        kind: "lran-bench/1",
-        commit: commit(),
-        created_unix: now_unix(),
-        burn_version: burn_version(),
-        wgpu_features: backend::wgpu_build(),
-        cpu_threads: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-        command: crate::provenance::command_line(),
-        warmup: args.warmup,
-        runs_per_figure: args.runs,
-        steps_per_run: args.steps_per_run,
-        entries,
-    };
-    let path = args.out.join(format!("{}.json", slug(&names.join(" + "))));
-    write_json(&path, &results)?;
     println!("{}", path.display());
     Ok(())
 }

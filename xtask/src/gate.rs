@@ -72,7 +72,10 @@ pub fn run(args: GateArgs) -> Result<()> {
     }
     let model = args.shape.model(args.tiny);
     let config = train_config(model, args.batch, args.mode);
-    let reference = backend::select(Backend::Cpu)?;
+    // The reference always runs burn's convolutions (lran::gate); the candidate what --conv
+    // chose for wgpu, which `select` sets.
+    let mut reference = backend::select_device(Backend::Cpu)?;
+    reference.description.push_str(", conv native");
     let candidate = backend::select(Backend::Wgpu)?;
     eprintln!(
         "gate: {} steps of {:?} {:?} batch {} on {} against {}",

@@ -33,7 +33,8 @@ pub fn repository_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `git describe --always --dirty`, or "unknown" outside a git checkout.
+/// `git describe --always --dirty`; outside a git checkout (a copy of the tree on a GPU
+/// machine), `LRAN_COMMIT` as the script that built the binary recorded it; else "unknown".
 pub fn commit() -> String {
     Command::new("git")
         .args(["describe", "--always", "--dirty", "--abbrev=12"])
@@ -42,6 +43,7 @@ pub fn commit() -> String {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .or_else(|| std::env::var("LRAN_COMMIT").ok().filter(|c| !c.is_empty()))
         .unwrap_or_else(|| "unknown".into())
 }
 
