@@ -9,6 +9,8 @@ mod export;
 mod gate;
 mod inspect;
 mod provenance;
+mod report;
+mod reproduce;
 mod run;
 mod serve;
 mod train;
@@ -50,6 +52,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Correctness gate: training steps on wgpu (as built) against the CPU -> results/gate/<device>.json.
     Gate(gate::GateArgs),
+    /// The paper's experiments with our own train and eval -> results/<suite>/.
+    Reproduce(reproduce::ReproduceArgs),
+    /// The paper's tables from results/ (ours beside the paper's, each labelled).
+    Report(report::ReportArgs),
     /// Build the browser package (wasm32 + wasm-bindgen + wasm-opt) into www/pkg.
     Web(web::WebArgs),
     /// Build the page, then serve it on http://127.0.0.1:8080.
@@ -69,6 +75,8 @@ fn main() -> ExitCode {
         Command::Web(args) => web::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Gate(args) => gate::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
+        Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Dist(args) => web::run_dist(args),
     };

@@ -1,0 +1,618 @@
+//! `cargo xtask reproduce --suite …`: the paper's experiments run with lran's own `train` and
+//! `eval`, one results file per trained model (`results/<suite>/<run>.json`, eval's schema) and
+//! a `summary.json` per suite that `cargo xtask report` turns into the paper's tables.
+//!
+//! Each run is an ordinary `cargo xtask train …` command line (recorded in the summary), so any
+//! number can be re-derived by hand. Model selection and thresholds come from healthy
+//! validation data only (train's rule); test AUCs are computed once, after selection.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::eval::{self, EvalArgs, EvalResults};
+use crate::provenance::{command_line, commit, now_unix, write_json};
+use crate::train::{self, Preset, TrainArgs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Suite {
+    /// MNIST one-class splits: class k normal, the other nine anomalous (the paper's Tab. 1).
+    Mnist,
+    /// Fashion-MNIST, the same protocol.
+    FashionMnist,
+    /// CIFAR-10, the same protocol (the paper's Tab. 2; bring the binary batches: --data-dir).
+    Cifar10,
+    /// Healthy brain T1 slices for training, tumour cases' slices for testing.
+    Brain,
+    /// The loss-term ablation (the paper's Tab. 3/4) on --ablation-dataset.
+    Ablation,
+    /// Latent vs pixel score on the models the other suites trained (the paper's Tab. 5/6):
+    /// reads their results, trains nothing.
+    Scores,
+}
+
+impl Suite {
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::Mnist => "mnist",
+            Suite::FashionMnist => "fashion-mnist",
+            Suite::Cifar10 => "cifar10",
+            Suite::Brain => "brain",
+            Suite::Ablation => "ablation",
+            Suite::Scores => "scores",
+        }
+    }
+}
+
+/// The four loss configurations of the ablation, as the paper lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LossVariant {
+    /// Reconstruction + adversarial only (GANomaly without its latent term).
+    #[serde(rename = "no-latent-no-low-rank")]
+    WithoutLatentAndLowRank,
+    #[serde(rename = "no-latent")]
+    WithoutLatent,
+    #[serde(rename = "no-low-rank")]
+    WithoutLowRank,
+    Full,
+}
+
+impl LossVariant {
+    const ALL: [LossVariant; 4] = [
+        LossVariant::WithoutLatentAndLowRank,
+        LossVariant::WithoutLatent,
+        LossVariant::WithoutLowRank,
+        LossVariant::Full,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LossVariant::WithoutLatentAndLowRank => "no-latent-no-low-rank",
+            LossVariant::WithoutLatent => "no-latent",
+            LossVariant::WithoutLowRank => "no-low-rank",
+            LossVariant::Full => "full",
+        }
+    }
+
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            LossVariant::WithoutLatentAndLowRank => &["--no-latent", "--no-low-rank"],
+            LossVariant::WithoutLatent => &["--no-latent"],
+            LossVariant::WithoutLowRank => &["--no-low-rank"],
+            LossVariant::Full => &[],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AblationDataset {
+    Mnist,
+    Brain,
+}
+
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    #[arg(long, value_enum)]
+    pub suite: Suite,
+    /// Network size: `paper` (GANomaly's) or `tiny` (a reduced budget for CPUs; the summary
+    /// marks such results as reduced).
+    #[arg(long, value_enum, default_value_t = Preset::Paper)]
+    pub preset: Preset,
+    /// Training epochs per model (the paper's budget is 15).
+    #[arg(long, default_value_t = 15)]
+    pub epochs: u64,
+    /// Seeds per split (the paper's tables are means over runs).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
+    pub seeds: Vec<u64>,
+    /// Normal classes to run (default: all ten).
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Vec<u8>,
+    /// Use at most this many normal training images per model (a reduced budget).
+    #[arg(long)]
+    pub max_train_images: Option<usize>,
+    /// Dataset folder; default: ../shared/data/<dataset> when present.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// MNIST: the small sample built into the binary instead of the full dataset (quick checks
+    /// and tests; the summary says so).
+    #[arg(long)]
+    pub sample: bool,
+    /// Brain: tumour cases for testing (default: the tumour cases in the training folder).
+    #[arg(long)]
+    pub test_dir: Option<PathBuf>,
+    /// Dataset of the ablation.
+    #[arg(long, value_enum, default_value_t = AblationDataset::Mnist)]
+    pub ablation_dataset: AblationDataset,
+    /// Extra `cargo xtask train` options passed to every run (e.g. "--w-lr 0.5 --latent-dim 64").
+    #[arg(long, allow_hyphen_values = true)]
+    pub train_options: Option<String>,
+    /// Keep runs whose results file already exists (finish a suite that was interrupted).
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+    /// Results folder (results/<suite>/…).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Where the trained runs live.
+    #[arg(long, default_value = "runs/reproduce")]
+    pub runs_dir: PathBuf,
+}
+
+/// One trained and evaluated model of a suite.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    /// Its results file (eval's schema), relative to the suite's folder.
+    pub file: String,
+    /// The equivalent command line.
+    pub command: String,
+    pub dataset: String,
+    pub class: Option<u8>,
+    pub seed: u64,
+    pub variant: Option<LossVariant>,
+    pub latent_auc: f64,
+    pub pixel_auc: f64,
+    pub selected_epoch: u64,
+    pub epochs: u64,
+    pub train_wall_seconds: f64,
+    pub train_device: String,
+}
+
+/// Mean and sample standard deviation over a group of runs.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Spread {
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Option<Self> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len();
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let std = if n > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        Some(Self { mean, std, n })
+    }
+}
+
+/// A table row: a class (one-class suites) or a loss variant (ablation), over seeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    pub key: String,
+    pub latent_auc: Spread,
+    pub pixel_auc: Spread,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuiteSummary {
+    pub kind: String,
+    pub suite: Suite,
+    pub commit: String,
+    pub created_unix: u64,
+    pub command: String,
+    pub preset: String,
+    pub epochs: u64,
+    pub seeds: Vec<u64>,
+    pub max_train_images: Option<usize>,
+    pub train_options: Option<String>,
+    /// MNIST's built-in sample instead of the full dataset.
+    #[serde(default)]
+    pub sample: bool,
+    /// Less than the paper's budget (smaller network, fewer epochs or images): such numbers are
+    /// a check of the pipeline, not a reproduction, and the report says so.
+    pub reduced: bool,
+    pub note: String,
+    pub devices: Vec<String>,
+    pub wall_seconds: f64,
+    pub runs: Vec<RunSummary>,
+    pub groups: Vec<Group>,
+    /// Mean over the groups' means (each class counts once, as in the paper's "mean" column).
+    pub mean_latent_auc: Option<f64>,
+    pub mean_pixel_auc: Option<f64>,
+}
+
+/// `cargo xtask train` options shared by every run of the suite.
+fn common_options(args: &ReproduceArgs) -> Vec<String> {
+    let mut options = vec![
+        "--preset".to_string(),
+        format!("{:?}", args.preset).to_lowercase(),
+        "--epochs".into(),
+        args.epochs.to_string(),
+        "--backend".into(),
+        format!("{:?}", args.backend).to_lowercase(),
+        "--runs-dir".into(),
+        args.runs_dir.display().to_string(),
+        // Test AUCs per epoch are never used for selection; eval computes the final ones.
+        "--no-test-auc".into(),
+    ];
+    if let Some(limit) = args.max_train_images {
+        options.extend(["--max-train-images".into(), limit.to_string()]);
+    }
+    if let Some(extra) = &args.train_options {
+        options.extend(extra.split_whitespace().map(String::from));
+    }
+    options
+}
+
+fn data_dir_option(args: &ReproduceArgs, dataset: &str) -> Result<Vec<String>> {
+    if args.sample {
+        if dataset != "mnist" || args.data_dir.is_some() {
+            bail!("--sample is MNIST's built-in sample: not with --data-dir or other datasets");
+        }
+        return Ok(Vec::new());
+    }
+    let dir = match &args.data_dir {
+        Some(dir) => Some(dir.clone()),
+        None => crate::data::shared_data(dataset),
+    };
+    match dir {
+        Some(dir) => Ok(vec!["--data-dir".into(), dir.display().to_string()]),
+        None if dataset == "cifar10" => bail!(
+            "CIFAR-10 is not in ../shared/data: download the binary version \
+             (cifar-10-binary.tar.gz), unpack it and pass --data-dir"
+        ),
+        None => bail!("no {dataset} data: pass --data-dir"),
+    }
+}
+
+/// A planned run: its name and its `cargo xtask train` arguments.
+struct Plan {
+    name: String,
+    dataset: String,
+    class: Option<u8>,
+    seed: u64,
+    variant: Option<LossVariant>,
+    train_args: Vec<String>,
+}
+
+fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
+    let preset = format!("{:?}", args.preset).to_lowercase();
+    let classes: Vec<u8> = if args.classes.is_empty() {
+        (0..10).collect()
+    } else {
+        args.classes.clone()
+    };
+    if let Some(bad) = classes.iter().find(|&&c| c > 9) {
+        bail!("--classes: {bad} is not a class of a ten-class dataset");
+    }
+    if args.seeds.is_empty() {
+        bail!("--seeds needs at least one seed");
+    }
+    let one_class = |dataset: &str, variant: Option<LossVariant>| -> Result<Vec<Plan>> {
+        let data = data_dir_option(args, dataset)?;
+        let mut plans = Vec::new();
+        for &class in &classes {
+            for &seed in &args.seeds {
+                let suffix = variant
+                    .map(|v| format!("-{}", v.name()))
+                    .unwrap_or_default();
+                let name = format!("{dataset}-class{class}-seed{seed}-{preset}{suffix}");
+                let mut train_args = vec![
+                    "--dataset".to_string(),
+                    dataset.to_string(),
+                    "--class".into(),
+                    class.to_string(),
+                    "--seed".into(),
+                    seed.to_string(),
+                    "--run-name".into(),
+                    name.clone(),
+                ];
+                train_args.extend(data.iter().cloned());
+                if let Some(variant) = variant {
+                    train_args.extend(variant.flags().iter().map(|f| f.to_string()));
+                }
+                train_args.extend(common_options(args));
+                plans.push(Plan {
+                    name,
+                    dataset: dataset.to_string(),
+                    class: Some(class),
+                    seed,
+                    variant,
+                    train_args,
+                });
+            }
+        }
+        Ok(plans)
+    };
+    let brain = |variant: Option<LossVariant>| -> Vec<Plan> {
+        args.seeds
+            .iter()
+            .map(|&seed| {
+                let suffix = variant
+                    .map(|v| format!("-{}", v.name()))
+                    .unwrap_or_default();
+                let name = format!("brain-t1-seed{seed}-{preset}{suffix}");
+                let mut train_args = vec![
+                    "--dataset".to_string(),
+                    "brain".into(),
+                    "--seed".into(),
+                    seed.to_string(),
+                    "--run-name".into(),
+                    name.clone(),
+                ];
+                if let Some(dir) = &args.data_dir {
+                    train_args.extend(["--data-dir".into(), dir.display().to_string()]);
+                }
+                if let Some(dir) = &args.test_dir {
+                    train_args.extend(["--test-dir".into(), dir.display().to_string()]);
+                }
+                if let Some(variant) = variant {
+                    train_args.extend(variant.flags().iter().map(|f| f.to_string()));
+                }
+                train_args.extend(common_options(args));
+                Plan {
+                    name,
+                    dataset: "brain".into(),
+                    class: None,
+                    seed,
+                    variant,
+                    train_args,
+                }
+            })
+            .collect()
+    };
+    Ok(match args.suite {
+        Suite::Mnist => one_class("mnist", None)?,
+        Suite::FashionMnist => one_class("fashion-mnist", None)?,
+        Suite::Cifar10 => one_class("cifar10", None)?,
+        Suite::Brain => brain(None),
+        Suite::Ablation => {
+            let mut all = Vec::new();
+            for variant in LossVariant::ALL {
+                match args.ablation_dataset {
+                    AblationDataset::Mnist => all.extend(one_class("mnist", Some(variant))?),
+                    AblationDataset::Brain => all.extend(brain(Some(variant))),
+                }
+            }
+            all
+        }
+        Suite::Scores => Vec::new(),
+    })
+}
+
+#[derive(Parser)]
+#[command(name = "train", no_binary_name = false)]
+struct TrainCommand {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+fn parse_train(arguments: &[String]) -> Result<TrainArgs> {
+    let argv = std::iter::once("train".to_string()).chain(arguments.iter().cloned());
+    TrainCommand::try_parse_from(argv)
+        .map(|c| c.args)
+        .map_err(|e| anyhow::anyhow!("invalid train options: {e}"))
+}
+
+pub fn run(args: ReproduceArgs) -> Result<()> {
+    if args.suite == Suite::Scores {
+        return scores(&args);
+    }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let started = Instant::now();
+    let suite_dir = args.out.join(args.suite.name());
+    let plans = plans(&args)?;
+    // Parse every command line before training anything: a typo fails at once.
+    for plan in &plans {
+        parse_train(&plan.train_args).with_context(|| format!("run {}", plan.name))?;
+    }
+    eprintln!(
+        "reproduce {}: {} models ({} preset, {} epochs)",
+        args.suite.name(),
+        plans.len(),
+        format!("{:?}", args.preset).to_lowercase(),
+        args.epochs
+    );
+    let mut runs = Vec::with_capacity(plans.len());
+    for (index, plan) in plans.iter().enumerate() {
+        let file = format!("{}.json", plan.name);
+        let path = suite_dir.join(&file);
+        let command = format!("cargo xtask train {}", plan.train_args.join(" "));
+        if !(args.resume && path.is_file()) {
+            eprintln!("[{}/{}] {}", index + 1, plans.len(), plan.name);
+            train::run(parse_train(&plan.train_args)?)
+                .with_context(|| format!("training {}", plan.name))?;
+            eval::run(EvalArgs {
+                run: plan.name.clone(),
+                runs_dir: args.runs_dir.clone(),
+                out: Some(path.clone()),
+                backend: args.backend,
+            })
+            .with_context(|| format!("evaluating {}", plan.name))?;
+        }
+        let results = read_results(&path)?;
+        eprintln!(
+            "    AUC latent {:.4}, pixel {:.4} (epoch {} of {} selected on validation data)",
+            results.latent_auc, results.pixel_auc, results.selected_epoch, results.epochs
+        );
+        runs.push(RunSummary {
+            file,
+            command,
+            dataset: plan.dataset.clone(),
+            class: plan.class,
+            seed: plan.seed,
+            variant: plan.variant,
+            latent_auc: results.latent_auc,
+            pixel_auc: results.pixel_auc,
+            selected_epoch: results.selected_epoch,
+            epochs: results.epochs,
+            train_wall_seconds: results.train_wall_seconds,
+            train_device: results.train_device.clone(),
+        });
+        // The summary after every run: an interrupted suite keeps what it finished.
+        write_summary(&args, &suite_dir, &runs, started.elapsed().as_secs_f64())?;
+    }
+    println!("{}", suite_dir.join("summary.json").display());
+    Ok(())
+}
+
+fn read_results(path: &Path) -> Result<EvalResults> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an eval results file", path.display()))
+}
+
+fn group_key(run: &RunSummary, suite: Suite) -> String {
+    match (suite, run.variant, run.class) {
+        (Suite::Ablation, Some(variant), _) => variant.name().to_string(),
+        (_, _, Some(class)) => class.to_string(),
+        _ => run.dataset.clone(),
+    }
+}
+
+pub fn groups(runs: &[RunSummary], suite: Suite) -> Vec<Group> {
+    let mut keys: Vec<String> = Vec::new();
+    for run in runs {
+        let key = group_key(run, suite);
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys.into_iter()
+        .filter_map(|key| {
+            let members: Vec<&RunSummary> =
+                runs.iter().filter(|r| group_key(r, suite) == key).collect();
+            let latent: Vec<f64> = members.iter().map(|r| r.latent_auc).collect();
+            let pixel: Vec<f64> = members.iter().map(|r| r.pixel_auc).collect();
+            Some(Group {
+                key,
+                latent_auc: Spread::of(&latent)?,
+                pixel_auc: Spread::of(&pixel)?,
+            })
+        })
+        .collect()
+}
+
+fn write_summary(
+    args: &ReproduceArgs,
+    suite_dir: &Path,
+    runs: &[RunSummary],
+    wall_seconds: f64,
+) -> Result<()> {
+    let groups = groups(runs, args.suite);
+    let mean = |f: fn(&Group) -> f64| {
+        Spread::of(&groups.iter().map(f).collect::<Vec<_>>()).map(|s| s.mean)
+    };
+    let reduced = args.preset != Preset::Paper
+        || args.epochs < 15
+        || args.max_train_images.is_some()
+        || args.sample;
+    let mut devices: Vec<String> = runs.iter().map(|r| r.train_device.clone()).collect();
+    devices.dedup();
+    let summary = SuiteSummary {
+        kind: "lran-reproduce/1".into(),
+        suite: args.suite,
+        commit: commit(),
+        created_unix: now_unix(),
+        command: command_line(),
+        preset: format!("{:?}", args.preset).to_lowercase(),
+        epochs: args.epochs,
+        seeds: args.seeds.clone(),
+        max_train_images: args.max_train_images,
+        train_options: args.train_options.clone(),
+        sample: args.sample,
+        reduced,
+        note: if reduced {
+            "REDUCED BUDGET (smaller network, fewer epochs, fewer or sample training images \
+             than the paper): a check of the pipeline, not a reproduction of the paper's numbers"
+                .into()
+        } else {
+            "the paper's budget: GANomaly's network, 15 epochs, all training images".into()
+        },
+        devices,
+        wall_seconds,
+        runs: runs.to_vec(),
+        mean_latent_auc: mean(|g| g.latent_auc.mean),
+        mean_pixel_auc: mean(|g| g.pixel_auc.mean),
+        groups,
+    };
+    write_json(&suite_dir.join("summary.json"), &summary)
+}
+
+/// The score comparison: latent vs pixel AUC of every model the other suites trained.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoresSummary {
+    pub kind: String,
+    pub commit: String,
+    pub created_unix: u64,
+    pub command: String,
+    pub datasets: Vec<ScoresRow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoresRow {
+    pub suite: Suite,
+    pub reduced: bool,
+    pub models: usize,
+    pub latent_auc: Spread,
+    pub pixel_auc: Spread,
+    /// Models whose latent AUC beats their pixel AUC.
+    pub latent_better: usize,
+}
+
+fn scores(args: &ReproduceArgs) -> Result<()> {
+    let mut rows = Vec::new();
+    for suite in [
+        Suite::Mnist,
+        Suite::FashionMnist,
+        Suite::Cifar10,
+        Suite::Brain,
+    ] {
+        let path = args.out.join(suite.name()).join("summary.json");
+        if !path.is_file() {
+            continue;
+        }
+        let summary: SuiteSummary = serde_json::from_str(&std::fs::read_to_string(&path)?)
+            .with_context(|| format!("{} is not a suite summary", path.display()))?;
+        let latent: Vec<f64> = summary.runs.iter().map(|r| r.latent_auc).collect();
+        let pixel: Vec<f64> = summary.runs.iter().map(|r| r.pixel_auc).collect();
+        let (Some(latent_auc), Some(pixel_auc)) = (Spread::of(&latent), Spread::of(&pixel)) else {
+            continue;
+        };
+        rows.push(ScoresRow {
+            suite,
+            reduced: summary.reduced,
+            models: summary.runs.len(),
+            latent_auc,
+            pixel_auc,
+            latent_better: summary
+                .runs
+                .iter()
+                .filter(|r| r.latent_auc > r.pixel_auc)
+                .count(),
+        });
+    }
+    if rows.is_empty() {
+        bail!(
+            "no suite results under {}: run `cargo xtask reproduce --suite mnist` (or another) first",
+            args.out.display()
+        );
+    }
+    let summary = ScoresSummary {
+        kind: "lran-scores/1".into(),
+        commit: commit(),
+        created_unix: now_unix(),
+        command: command_line(),
+        datasets: rows,
+    };
+    let path = args.out.join("scores").join("summary.json");
+    write_json(&path, &summary)?;
+    println!("{}", path.display());
+    Ok(())
+}

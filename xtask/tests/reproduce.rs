@@ -1,0 +1,244 @@
+//! `cargo xtask reproduce` and `report` end to end on MNIST's built-in sample: the suite's
+//! summary must agree with the per-model results files it names, the ablation must train what
+//! each variant says, and the report must show our numbers and the paper's, each labelled.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn xtask(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("xtask runs")
+}
+
+fn ok(args: &[&str], dir: &Path) -> String {
+    let output = xtask(args, dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{args:?} failed: {stderr}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lran-reproduce-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+const QUICK: &[&str] = &[
+    "--sample",
+    "--preset",
+    "tiny",
+    "--epochs",
+    "1",
+    "--max-train-images",
+    "96",
+    "--backend",
+    "cpu",
+    "--train-options",
+    "--batch-size 32",
+];
+
+#[test]
+fn a_suite_summary_agrees_with_its_results_files_and_the_report_labels_both_sides() {
+    let dir = scratch("mnist");
+    let results = dir.join("results");
+    let mut args = vec![
+        "reproduce",
+        "--suite",
+        "mnist",
+        "--classes",
+        "0,3",
+        "--seeds",
+        "0,1",
+    ];
+    args.extend(QUICK);
+    args.extend(["--out", results.to_str().unwrap(), "--runs-dir"]);
+    let runs = dir.join("runs");
+    args.push(runs.to_str().unwrap());
+    ok(&args, &dir);
+
+    let summary = json(&results.join("mnist/summary.json"));
+    assert_eq!(summary["reduced"], true);
+    assert!(summary["note"].as_str().unwrap().starts_with("REDUCED"));
+    let run_list = summary["runs"].as_array().unwrap();
+    assert_eq!(run_list.len(), 4, "two classes × two seeds");
+    // Every run's AUCs are those of the results file it names, trained as its command says.
+    let mut by_class: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+    for run in run_list {
+        let file = json(&results.join("mnist").join(run["file"].as_str().unwrap()));
+        assert_eq!(run["latent_auc"], file["latent_auc"]);
+        assert_eq!(run["pixel_auc"], file["pixel_auc"]);
+        assert_eq!(file["seed"], run["seed"]);
+        assert_eq!(file["config"]["seed"], run["seed"]);
+        assert!(
+            run["command"]
+                .as_str()
+                .unwrap()
+                .starts_with("cargo xtask train --dataset mnist")
+        );
+        by_class
+            .entry(run["class"].as_u64().unwrap())
+            .or_default()
+            .push(file["latent_auc"].as_f64().unwrap());
+    }
+    // Groups: mean and sample standard deviation over the seeds, recomputed here.
+    let groups = summary["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2);
+    for group in groups {
+        let values = &by_class[&group["key"].as_str().unwrap().parse::<u64>().unwrap()];
+        let mean = values.iter().sum::<f64>() / 2.0;
+        let std = ((values[0] - mean).powi(2) + (values[1] - mean).powi(2)).sqrt();
+        assert!((group["latent_auc"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+        assert!((group["latent_auc"]["std"].as_f64().unwrap() - std).abs() < 1e-12);
+        assert_eq!(group["latent_auc"]["n"], 2);
+    }
+
+    // Resuming reuses finished runs instead of training again.
+    let before = std::fs::metadata(results.join("mnist/mnist-class0-seed0-tiny.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    args.push("--resume");
+    ok(&args, &dir);
+    let after = std::fs::metadata(results.join("mnist/mnist-class0-seed0-tiny.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "--resume retrained a finished run");
+
+    // Scores: latent vs pixel over the same models.
+    ok(
+        &[
+            "reproduce",
+            "--suite",
+            "scores",
+            "--out",
+            results.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let scores = json(&results.join("scores/summary.json"));
+    let row = &scores["datasets"][0];
+    assert_eq!(row["suite"], "mnist");
+    assert_eq!(row["models"], 4);
+    let better = run_list
+        .iter()
+        .filter(|r| r["latent_auc"].as_f64() > r["pixel_auc"].as_f64())
+        .count();
+    assert_eq!(row["latent_better"], better as u64);
+
+    // The report: ours from the summary, the paper's labelled as the paper's.
+    let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
+    let mean = summary["mean_latent_auc"].as_f64().unwrap();
+    assert!(report.contains(&format!("**{mean:.3}**")), "{report}");
+    assert!(report.contains("REDUCED BUDGET"), "{report}");
+    assert!(report.contains("paper, LRAN"), "{report}");
+    assert!(report.contains("Latent vs pixel score"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_ablation_trains_each_loss_configuration() {
+    let dir = scratch("ablation");
+    let results = dir.join("results");
+    let runs = dir.join("runs");
+    let mut args = vec![
+        "reproduce",
+        "--suite",
+        "ablation",
+        "--classes",
+        "1",
+        "--seeds",
+        "0",
+    ];
+    args.extend(QUICK);
+    args.extend([
+        "--out",
+        results.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    ok(&args, &dir);
+    let summary = json(&results.join("ablation/summary.json"));
+    let keys: Vec<&str> = summary["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["no-latent-no-low-rank", "no-latent", "no-low-rank", "full"]
+    );
+    for run in summary["runs"].as_array().unwrap() {
+        let file = json(&results.join("ablation").join(run["file"].as_str().unwrap()));
+        let losses = &file["config"]["losses"];
+        let variant = run["variant"].as_str().unwrap();
+        let latent_on = losses["latent"]["enabled"].as_bool().unwrap();
+        let low_rank_on = losses["low_rank"]["enabled"].as_bool().unwrap();
+        let expected = match variant {
+            "no-latent-no-low-rank" => (false, false),
+            "no-latent" => (false, true),
+            "no-low-rank" => (true, false),
+            "full" => (true, true),
+            other => panic!("unknown variant {other}"),
+        };
+        assert_eq!((latent_on, low_rank_on), expected, "{variant}");
+    }
+    let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
+    assert!(report.contains("Ablation of the loss terms"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reproduce_refuses_what_it_cannot_run() {
+    let dir = scratch("refuse");
+    let output = xtask(
+        &[
+            "reproduce",
+            "--suite",
+            "mnist",
+            "--classes",
+            "12",
+            "--sample",
+        ],
+        &dir,
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("12 is not a class"));
+    let output = xtask(
+        &[
+            "reproduce",
+            "--suite",
+            "cifar10",
+            "--data-dir",
+            dir.join("nothing").to_str().unwrap(),
+            "--epochs",
+            "1",
+            "--classes",
+            "0",
+            "--seeds",
+            "0",
+        ],
+        &dir,
+    );
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(!message.contains("panicked"), "{message}");
+    let output = xtask(
+        &["report", "--results", dir.join("empty").to_str().unwrap()],
+        &dir,
+    );
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no suite summaries"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
