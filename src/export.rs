@@ -63,6 +63,9 @@ pub struct ModelCard {
     /// the page cuts uploaded volumes exactly as training did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brain_input: Option<crate::data::brain::BrainInput>,
+    /// The latent explorer's reference points and projection basis (`lran::latent_views`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_views: Option<crate::latent_views::LatentViews>,
     /// Weights file name and size in bytes.
     pub weights_file: String,
     pub weights_bytes: usize,

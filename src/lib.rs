@@ -10,6 +10,7 @@
 //! backend natively, WebGPU or CPU in the browser), so the trainer and the page run this code
 //! unchanged.
 
+pub mod augment;
 pub mod colormap;
 pub mod config;
 pub mod conv;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod export;
 #[cfg(feature = "train")]
 pub mod gate;
+pub mod latent_views;
 #[cfg(feature = "train")]
 pub mod loss;
 pub mod metrics;

@@ -7,6 +7,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Augmentation;
 use crate::config::{LossConfig, ModelConfig};
 use crate::data::ImageSet;
 use crate::error::{LranError, Result};
@@ -36,6 +37,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Percentile of healthy validation scores used as the decision threshold.
     pub threshold_percentile: f64,
+    /// Varies the training images (never validation or test images); none by default.
+    #[serde(default)]
+    pub augmentation: Option<Augmentation>,
 }
 
 impl TrainConfig {
@@ -49,6 +53,7 @@ impl TrainConfig {
             batch_size: 64,
             seed: 0,
             threshold_percentile: 95.0,
+            augmentation: None,
         }
     }
 
@@ -61,6 +66,9 @@ impl TrainConfig {
                 "learning rate {} is not in (0, 1)",
                 self.learning_rate
             )));
+        }
+        if let Some(augmentation) = &self.augmentation {
+            augmentation.validate()?;
         }
         if self.batch_size < 2 {
             return Err(LranError::config(
@@ -311,8 +319,17 @@ impl Trainer {
         SplitMix64::new(self.config.seed ^ epoch.wrapping_mul(0x9E37_79B9)).shuffle(&mut order);
         let batches = train.len() / batch;
         let mut mean = StepLosses::default();
+        // Augmentation draws from its own stream, so switching it on leaves the order alone.
+        let mut augment_rng =
+            SplitMix64::new(self.config.seed ^ 0xA06E ^ epoch.wrapping_mul(0x2545_F491));
         for indices in order.chunks_exact(batch) {
-            let images = train.batch(indices, &self.config.model, &self.device);
+            let augmentation = self
+                .config
+                .augmentation
+                .as_ref()
+                .map(|a| (a, &mut augment_rng));
+            let images =
+                train.augmented_batch(indices, &self.config.model, &self.device, augmentation);
             let losses = self.step(images)?;
             mean.add_scaled(&losses, 1.0 / batches as f32);
             on_step(&losses);

@@ -34,6 +34,7 @@ fn card(trainer: &Trainer, calibration: ScoreCalibration, weights: usize) -> Mod
         provenance: Provenance::default(),
         results: None,
         brain_input: None,
+        latent_views: None,
         weights_file: WEIGHTS_FILE.into(),
         weights_bytes: weights,
     }

@@ -80,3 +80,30 @@ fn a_diverging_run_stops_with_a_message() {
         "{error}"
     );
 }
+
+/// Augmentation reaches the batches the trainer sees (other losses than without it), is
+/// repeatable with the seed, and keeps the batch order (its draws are a stream of their own).
+#[test]
+fn augmentation_changes_the_batches_repeatably() {
+    let config = ModelConfig::tiny(1);
+    let split = common::sample_split(3, &config);
+    let train = common::head(&split.train, 64);
+    let first_step = |augmentation: Option<lran::augment::Augmentation>| {
+        let mut train_config = TrainConfig::new(config);
+        train_config.batch_size = 32;
+        train_config.augmentation = augmentation;
+        let mut trainer = Trainer::new(train_config, &Device::flex()).unwrap();
+        let mut losses = Vec::new();
+        trainer.train_epoch(&train, 0, |l| losses.push(*l)).unwrap();
+        losses[0]
+    };
+    let brain = Some(lran::augment::Augmentation::brain());
+    let plain = first_step(None);
+    let augmented = first_step(brain);
+    assert_eq!(
+        augmented,
+        first_step(brain),
+        "same seed, same augmented step"
+    );
+    assert_ne!(plain.reconstruction, augmented.reconstruction);
+}

@@ -80,9 +80,25 @@ impl ImageSet {
 
     /// The images at `indices` as a `[n, channels, size, size]` tensor on `device`.
     pub fn batch(&self, indices: &[usize], config: &ModelConfig, device: &Device) -> Tensor<4> {
+        self.augmented_batch(indices, config, device, None)
+    }
+
+    /// As [`batch`](Self::batch), each image varied by `augmentation` with `rng`'s draws.
+    pub fn augmented_batch(
+        &self,
+        indices: &[usize],
+        config: &ModelConfig,
+        device: &Device,
+        augmentation: Option<(&crate::augment::Augmentation, &mut crate::rng::SplitMix64)>,
+    ) -> Tensor<4> {
         let mut values = Vec::with_capacity(indices.len() * self.image_len);
         for &i in indices {
             values.extend_from_slice(self.image(i));
+        }
+        if let Some((augmentation, rng)) = augmentation {
+            for image in values.chunks_exact_mut(self.image_len) {
+                augmentation.apply(image, config.channels, config.image_size, rng);
+            }
         }
         let shape = [
             indices.len(),

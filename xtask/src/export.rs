@@ -10,6 +10,9 @@ use lran::export::{
     BRAIN_PREPROCESSING, MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, Provenance, WEIGHTS_FILE,
 };
 
+use lran::burn::tensor::Device;
+use lran::latent_views::{LatentPoint, LatentViews};
+
 use crate::eval::EvalResults;
 use crate::provenance::{now_unix, read_json, write_json};
 use crate::run::RunDir;
@@ -90,6 +93,13 @@ pub fn run(args: ExportArgs) -> Result<()> {
             slices: brain.slices.clone(),
             mask_rule: brain.mask_rule,
         }),
+        latent_views: match latent_views(&info, &weights) {
+            Ok(views) => Some(views),
+            Err(error) => {
+                eprintln!("warning: no latent views in model.json: {error:#}");
+                None
+            }
+        },
         weights_file: WEIGHTS_FILE.into(),
         weights_bytes: weights.len(),
     };
@@ -109,4 +119,86 @@ pub fn run(args: ExportArgs) -> Result<()> {
         dir.display()
     );
     Ok(())
+}
+
+/// Reference points per set in the latent explorer: enough to see the clouds, small enough
+/// for model.json.
+const POINTS_PER_SET: usize = 150;
+
+/// The latent explorer's data: the principal axes of the healthy validation latents, and up to
+/// `POINTS_PER_SET` healthy-validation, anomalous-test and normal-test images projected on them
+/// (an even spread over each set, so every case or class shows).
+fn latent_views(info: &crate::run::RunInfo, weights: &[u8]) -> Result<LatentViews> {
+    let split = crate::eval::rebuild_split(info)?;
+    let device = Device::flex();
+    let config = &info.train.model;
+    let generator = lran::export::load_generator(config, weights.to_vec(), &device, &info.name)?;
+    let dim = config.latent_dim;
+    let encode = |set: &lran::data::ImageSet, indices: &[usize]| -> (Vec<Vec<f32>>, Vec<f32>) {
+        let mut rows = Vec::new();
+        let mut scores = Vec::new();
+        for chunk in indices.chunks(64) {
+            let (z, z_hat) =
+                lran::latent_views::latents(&generator, set.batch(chunk, config, &device));
+            for (a, b) in z.chunks_exact(dim).zip(z_hat.chunks_exact(dim)) {
+                scores
+                    .push(a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / dim as f32);
+                rows.push(a.to_vec());
+            }
+        }
+        (rows, scores)
+    };
+    let spread = |candidates: Vec<usize>| -> Vec<usize> {
+        let step = (candidates.len() as f64 / POINTS_PER_SET as f64).max(1.0);
+        (0..candidates.len().min(POINTS_PER_SET))
+            .map(|k| candidates[(k as f64 * step) as usize])
+            .collect()
+    };
+    // The axes from every healthy validation image; the points from a spread of them.
+    let all_validation: Vec<usize> = (0..split.validation.len()).collect();
+    let (healthy, _) = encode(&split.validation, &all_validation);
+    let (mean, axes, explained_variance) = lran::latent_views::principal_axes(&healthy, dim)?;
+    let mut views = LatentViews {
+        mean,
+        axes,
+        explained_variance,
+        points: Vec::new(),
+    };
+    let sets: [(&str, &lran::data::ImageSet, Vec<usize>); 3] = [
+        (
+            "healthy-validation",
+            &split.validation,
+            spread(all_validation),
+        ),
+        (
+            "anomalous-test",
+            &split.test,
+            spread(
+                (0..split.test.len())
+                    .filter(|&i| split.test.anomalous[i])
+                    .collect(),
+            ),
+        ),
+        (
+            "normal-test",
+            &split.test,
+            spread(
+                (0..split.test.len())
+                    .filter(|&i| !split.test.anomalous[i])
+                    .collect(),
+            ),
+        ),
+    ];
+    for (label, set, indices) in sets {
+        let (rows, scores) = encode(set, &indices);
+        for ((row, score), &i) in rows.iter().zip(scores).zip(&indices) {
+            views.points.push(LatentPoint {
+                set: label.into(),
+                name: set.names.get(i).cloned().unwrap_or_default(),
+                xyz: views.project(row),
+                score,
+            });
+        }
+    }
+    Ok(views)
 }

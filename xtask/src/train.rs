@@ -163,6 +163,17 @@ pub struct TrainArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = Backend::Auto)]
     pub backend: Backend,
+    /// Vary the training images: `brain` (flips, ±10° rotations, ±10% scalings, contrast and
+    /// brightness jitter inside the brain), `none`, or `auto` (brain for --dataset brain).
+    #[arg(long, value_enum, default_value_t = AugmentArg::Auto)]
+    pub augment: AugmentArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AugmentArg {
+    Auto,
+    None,
+    Brain,
 }
 
 impl TrainArgs {
@@ -189,6 +200,15 @@ impl TrainArgs {
             latent_dim: self.latent_dim.unwrap_or(base.latent_dim),
             base_width: self.base_width.unwrap_or(base.base_width),
             ..base
+        }
+    }
+
+    fn augmentation(&self) -> Option<lran::augment::Augmentation> {
+        match (self.augment, self.dataset) {
+            (AugmentArg::Brain, _) | (AugmentArg::Auto, Dataset::Brain) => {
+                Some(lran::augment::Augmentation::brain())
+            }
+            _ => None,
         }
     }
 
@@ -319,6 +339,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     config.batch_size = args.batch_size;
     config.seed = args.seed;
     config.threshold_percentile = args.threshold_percentile;
+    config.augmentation = args.augmentation();
     config.validate()?;
 
     let spec = args.dataset_spec(&model)?;

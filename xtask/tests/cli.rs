@@ -120,6 +120,32 @@ fn train_eval_export_on_the_embedded_sample() {
     let card = std::fs::read_to_string(dir.join("models/digit-one/model.json")).unwrap();
     let card = lran::export::ModelCard::from_json("model.json", &card).unwrap();
     assert_eq!(card.provenance.normal_class, Some(1));
+    // The latent explorer's data: three unit axes of the latent's length, and reference points
+    // from healthy validation, anomalous and normal test images, each with a finite score.
+    let views = card
+        .latent_views
+        .as_ref()
+        .expect("model.json has latent views");
+    assert_eq!(views.axes.len(), 3);
+    for axis in &views.axes {
+        assert_eq!(axis.len(), card.model.latent_dim);
+        let norm: f32 = axis.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "axis norm {norm}");
+    }
+    assert!(views.explained_variance[0] >= views.explained_variance[1]);
+    for set in ["healthy-validation", "anomalous-test", "normal-test"] {
+        let points: Vec<_> = views.points.iter().filter(|p| p.set == set).collect();
+        assert!(
+            !points.is_empty() && points.len() <= 150,
+            "{set}: {}",
+            points.len()
+        );
+        assert!(
+            points
+                .iter()
+                .all(|p| p.score.is_finite() && p.xyz.iter().all(|v| v.is_finite()))
+        );
+    }
     assert_eq!(card.results.unwrap()["latent_auc"].as_f64().unwrap(), auc);
     assert!(dir.join("models/digit-one/generator.bpk").is_file());
     let copied: serde_json::Value = serde_json::from_str(
