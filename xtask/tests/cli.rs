@@ -267,11 +267,24 @@ fn bench_writes_medians_with_provenance() {
         "burn {burn}"
     );
     let entries = results["entries"].as_array().unwrap();
-    let modes: Vec<&str> = entries
+    // --conv auto (the default): both convolution algorithms, each with all three modes.
+    let measured: Vec<(&str, &str)> = entries
         .iter()
-        .map(|e| e["mode"].as_str().unwrap())
+        .map(|e| (e["conv"].as_str().unwrap(), e["mode"].as_str().unwrap()))
         .collect();
-    assert_eq!(modes, ["generator", "gan", "score"]);
+    assert_eq!(
+        measured,
+        [
+            ("native", "generator"),
+            ("native", "gan"),
+            ("native", "score"),
+            ("gemm", "generator"),
+            ("gemm", "gan"),
+            ("gemm", "score")
+        ]
+    );
+    // The reference's parameter counts (bench/ganomaly_reference.py reports the same).
+    assert!(entries.iter().all(|e| e["parameters"]["generator"].as_u64().unwrap() > 0));
     for entry in entries {
         let mut runs: Vec<f64> = entry["runs"]
             .as_array()
