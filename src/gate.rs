@@ -36,6 +36,8 @@ pub struct GateTolerance {
     pub checksum: f64,
     /// The latent scores of one batch in inference mode after the last step.
     pub score: f32,
+    /// Each generator parameter's gradient before any update, ‖g_ref − g_cand‖ / ‖g_ref‖.
+    pub gradient: f32,
 }
 
 impl Default for GateTolerance {
@@ -45,8 +47,22 @@ impl Default for GateTolerance {
             loss: 1e-2,
             checksum: 1e-4,
             score: 2e-2,
+            gradient: 1e-3,
         }
     }
+}
+
+/// The generator's gradients on the first batch, before any update, compared parameter by
+/// parameter: when step 0's losses agree but step 1's do not, this says whether the backward
+/// pass or the optimiser is at fault, and in which layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradientCheck {
+    /// Relative L2 difference per generator parameter, in the module's visiting order
+    /// (encoder, decoder, auxiliary encoder; each layer's weight, then BatchNorm's).
+    pub relative_differences: Vec<f32>,
+    pub shapes: Vec<Vec<usize>>,
+    pub worst_parameter: usize,
+    pub worst_relative_difference: f32,
 }
 
 /// One training step on both devices.
@@ -73,6 +89,9 @@ pub struct GateReport {
     pub max_weight_difference: Option<f32>,
     /// Largest relative difference of a latent score on the inference batch.
     pub score_relative_difference: Option<f32>,
+    /// The first batch's generator gradients on both devices (`None` if the candidate failed
+    /// to compute them).
+    pub first_gradients: Option<GradientCheck>,
     pub reference_seconds: f64,
     pub candidate_seconds: f64,
     pub passed: bool,
@@ -235,6 +254,7 @@ fn compare_with_algorithms(
         checksum_relative_difference: None,
         max_weight_difference: None,
         score_relative_difference: None,
+        first_gradients: None,
         reference_seconds: 0.0,
         candidate_seconds: 0.0,
         passed: false,
@@ -245,6 +265,28 @@ fn compare_with_algorithms(
             report.failure = Some(why);
         }
     };
+
+    // Gradients first, from the identical starting weights.
+    on_reference_side();
+    let reference_gradients = on_reference.generator_gradients(batch_of(0, reference))?;
+    on_candidate_side();
+    match on_candidate.generator_gradients(batch_of(0, candidate)) {
+        Ok(candidate_gradients) => {
+            let check = compare_gradients(&reference_gradients, &candidate_gradients);
+            if !(check.worst_relative_difference <= tolerance.gradient) {
+                let why = format!(
+                    "first batch: the gradient of generator parameter {} (shape {:?}) differs by {:.2e} relative (tolerance {:.0e})",
+                    check.worst_parameter,
+                    check.shapes[check.worst_parameter],
+                    check.worst_relative_difference,
+                    tolerance.gradient
+                );
+                fail(&mut report, why);
+            }
+            report.first_gradients = Some(check);
+        }
+        Err(e) => fail(&mut report, format!("first batch: gradients failed: {e}")),
+    }
 
     let mut candidate_alive = true;
     for step in 0..steps {
@@ -367,4 +409,49 @@ fn compare_with_algorithms(
     }
     report.passed = report.failure.is_none();
     Ok(report)
+}
+
+fn compare_gradients(
+    reference: &[(Vec<usize>, Vec<f32>)],
+    candidate: &[(Vec<usize>, Vec<f32>)],
+) -> GradientCheck {
+    let total: f64 = reference
+        .iter()
+        .flat_map(|(_, g)| g.iter())
+        .map(|&v| (v as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let mut relative_differences = Vec::with_capacity(reference.len());
+    for ((_, a), (_, b)) in reference.iter().zip(candidate) {
+        let norm = |g: &[f32]| g.iter().map(|&v| (v as f64).powi(2)).sum::<f64>().sqrt();
+        let difference = if a.len() == b.len() {
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        } else {
+            f64::INFINITY
+        };
+        // Floored by a millionth of the whole gradient: a parameter whose gradient is ~0 on
+        // both devices is not a difference.
+        let scale = norm(a).max(norm(b)).max(1e-6 * total).max(1e-30);
+        relative_differences.push((difference / scale) as f32);
+    }
+    if reference.len() != candidate.len() {
+        relative_differences.push(f32::INFINITY);
+    }
+    let (worst_parameter, worst_relative_difference) = relative_differences
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, 0.0f32), |(i, w), (j, d)| {
+            if d > w || d.is_nan() { (j, d) } else { (i, w) }
+        });
+    GradientCheck {
+        shapes: reference.iter().map(|(shape, _)| shape.clone()).collect(),
+        relative_differences,
+        worst_parameter,
+        worst_relative_difference,
+    }
 }

@@ -14,7 +14,7 @@ use crate::error::{LranError, Result};
 use crate::export::load_weights;
 use crate::loss::{GeneratorLoss, discriminator_bce};
 use crate::metrics::roc_auc;
-use crate::model::{Discriminator, Generator};
+use crate::model::{Discriminator, Generator, GeneratorOutput};
 use crate::rng::SplitMix64;
 use crate::score::{Scores, score_batch};
 
@@ -228,6 +228,51 @@ impl Trainer {
         &self.device
     }
 
+    /// The generator's forward pass and weighted objective on `images` (on the trainer's device).
+    fn generator_loss(&self, images: Tensor<4>) -> Result<(GeneratorOutput, GeneratorLoss)> {
+        let weights = self.config.losses;
+        let output = self.generator.forward(images.clone());
+        let loss = if weights.adversarial.is_active() {
+            let real = self.discriminator.forward(images.clone());
+            let fake = self.discriminator.forward(output.reconstruction.clone());
+            GeneratorLoss::new(images, &output, Some((&real, &fake)), &weights)?
+        } else {
+            // No adversarial term: the discriminator's passes would only feed a zero weight.
+            GeneratorLoss::new(images, &output, None, &weights)?
+        };
+        Ok((output, loss))
+    }
+
+    /// The gradient of the generator's objective on `images` for each generator parameter, in
+    /// the module's visiting order, as (shape, values): no update is made. The gate compares
+    /// these between devices to tell a wrong backward pass from a wrong optimiser step.
+    pub fn generator_gradients(&self, images: Tensor<4>) -> Result<Vec<(Vec<usize>, Vec<f32>)>> {
+        let images = images.to_device(&self.device);
+        let (_, loss) = self.generator_loss(images)?;
+        let gradients = loss.total.backward();
+        struct Collect<'a> {
+            gradients: &'a burn::tensor::Gradients,
+            out: Vec<(Vec<usize>, Vec<f32>)>,
+        }
+        impl burn::module::ModuleVisitor for Collect<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                let value = param.val();
+                let shape = value.dims().to_vec();
+                let grad = value
+                    .grad(self.gradients)
+                    .map(|g| crate::score::floats(g.into_data()))
+                    .unwrap_or_else(|| vec![0.0; shape.iter().product()]);
+                self.out.push((shape, grad));
+            }
+        }
+        let mut collect = Collect {
+            gradients: &gradients,
+            out: Vec::new(),
+        };
+        self.generator.visit(&mut collect);
+        Ok(collect.out)
+    }
+
     /// One adversarial step on a batch of normal images.
     pub fn step(&mut self, images: Tensor<4>) -> Result<StepLosses> {
         let images = images.to_device(&self.device);
@@ -235,15 +280,7 @@ impl Trainer {
         let lr = self.config.learning_rate;
 
         // Generator: all four terms, gradients kept for the generator's parameters only.
-        let output = self.generator.forward(images.clone());
-        let loss = if weights.adversarial.is_active() {
-            let real = self.discriminator.forward(images.clone());
-            let fake = self.discriminator.forward(output.reconstruction.clone());
-            GeneratorLoss::new(images.clone(), &output, Some((&real, &fake)), &weights)?
-        } else {
-            // No adversarial term: the discriminator's passes would only feed a zero weight.
-            GeneratorLoss::new(images.clone(), &output, None, &weights)?
-        };
+        let (output, loss) = self.generator_loss(images.clone())?;
         let generator_values = Tensor::cat(
             vec![
                 loss.total.clone(),

@@ -45,6 +45,9 @@ pub struct GateArgs {
     /// Relative tolerance of each latent score of the inference batch.
     #[arg(long, default_value_t = GateTolerance::default().score)]
     pub score_tolerance: f32,
+    /// Relative tolerance of each generator parameter's first-batch gradient.
+    #[arg(long, default_value_t = GateTolerance::default().gradient)]
+    pub gradient_tolerance: f32,
     #[arg(long, default_value = "results/gate")]
     pub out: PathBuf,
 }
@@ -86,6 +89,7 @@ pub fn run(args: GateArgs) -> Result<()> {
         loss: args.loss_tolerance,
         checksum: args.checksum_tolerance,
         score: args.score_tolerance,
+        gradient: args.gradient_tolerance,
     };
     let report = compare_training(
         &config,
@@ -104,6 +108,14 @@ pub fn run(args: GateArgs) -> Result<()> {
                 .unwrap_or_else(|| "failed".into()),
             step.worst_term,
             step.worst_relative_difference
+        );
+    }
+    if let Some(check) = &report.first_gradients {
+        eprintln!(
+            "first-batch gradients: worst parameter {} {:?}, {:.2e} relative",
+            check.worst_parameter,
+            check.shapes[check.worst_parameter],
+            check.worst_relative_difference
         );
     }
     let passed = report.passed;

@@ -284,7 +284,11 @@ fn bench_writes_medians_with_provenance() {
         ]
     );
     // The reference's parameter counts (bench/ganomaly_reference.py reports the same).
-    assert!(entries.iter().all(|e| e["parameters"]["generator"].as_u64().unwrap() > 0));
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["parameters"]["generator"].as_u64().unwrap() > 0)
+    );
     for entry in entries {
         let mut runs: Vec<f64> = entry["runs"]
             .as_array()
