@@ -455,3 +455,165 @@ fn compare_gradients(
         worst_relative_difference,
     }
 }
+
+/// One operation checked on its own, on both devices, from the same host data.
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelCheck {
+    pub name: &'static str,
+    /// max |a − b| / max |a| over the output.
+    pub max_relative_difference: f32,
+    pub passed: bool,
+}
+
+/// Deterministic host data in [−1, 1].
+fn host_values(count: usize, seed: u64) -> Vec<f32> {
+    let mut rng = SplitMix64::new(seed);
+    (0..count).map(|_| rng.range(-1.0, 1.0) as f32).collect()
+}
+
+fn max_relative(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() {
+        return f32::INFINITY;
+    }
+    let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m })
+        / scale
+}
+
+/// Forward output, input gradient and weight gradient of burn's own 4×4 stride-2 convolution
+/// (or transposed convolution) on `device`, with a fixed output weighting.
+fn convolution_pass(device: &Device, transposed: bool) -> [Vec<f32>; 3] {
+    use burn::nn::PaddingConfig2d;
+    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    let device = device.clone().autodiff();
+    let (batch, channels_in, channels_out, size) = (4, 32, 16, 8);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(
+            host_values(batch * channels_in * size * size, 1),
+            [batch, channels_in, size, size],
+        ),
+        &device,
+    )
+    .require_grad();
+    let weight_shape = if transposed {
+        [channels_in, channels_out, 4, 4]
+    } else {
+        [channels_out, channels_in, 4, 4]
+    };
+    let weight = Param::from_tensor(Tensor::<4>::from_data(
+        TensorData::new(
+            host_values(channels_in * channels_out * 16, 2),
+            weight_shape,
+        ),
+        &device,
+    ));
+    let y = if transposed {
+        let mut conv = ConvTranspose2dConfig::new([channels_in, channels_out], [4, 4])
+            .with_stride([2, 2])
+            .with_padding([1, 1])
+            .with_bias(false)
+            .init(&device);
+        conv.weight = weight;
+        let y = conv.forward(x.clone());
+        (y, conv.weight)
+    } else {
+        let mut conv = Conv2dConfig::new([channels_in, channels_out], [4, 4])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(false)
+            .init(&device);
+        conv.weight = weight;
+        let y = conv.forward(x.clone());
+        (y, conv.weight)
+    };
+    let (y, weight) = y;
+    let dims = y.dims();
+    let mask = Tensor::<4>::from_data(
+        TensorData::new(host_values(dims.iter().product(), 3), dims),
+        &device,
+    );
+    let gradients = (y.clone() * mask).sum().backward();
+    let read = |t: Tensor<4>| crate::score::floats(t.into_data());
+    [
+        read(y.inner()),
+        x.grad(&gradients).map(read).unwrap_or_default(),
+        weight.val().grad(&gradients).map(read).unwrap_or_default(),
+    ]
+}
+
+/// A linear layer's weights after three Adam steps (the trainer's settings) on `device`.
+fn adam_pass(device: &Device) -> Vec<f32> {
+    use burn::nn::LinearConfig;
+    use burn::optim::{AdamConfig, GradientsParams};
+    let device = device.clone().autodiff();
+    let mut layer = LinearConfig::new(64, 32).with_bias(false).init(&device);
+    layer.weight = Param::from_tensor(Tensor::<2>::from_data(
+        TensorData::new(host_values(64 * 32, 4), [64, 32]),
+        &device,
+    ));
+    let mut optimizer = AdamConfig::new()
+        .with_beta_1(0.5)
+        .with_beta_2(0.999)
+        .with_epsilon(1e-8)
+        .init();
+    for step in 0..3u64 {
+        let x = Tensor::<2>::from_data(
+            TensorData::new(host_values(16 * 64, 10 + step), [16, 64]),
+            &device,
+        );
+        let mask = Tensor::<2>::from_data(
+            TensorData::new(host_values(16 * 32, 20 + step), [16, 32]),
+            &device,
+        );
+        let loss = (layer.forward(x) * mask).sum();
+        let gradients = GradientsParams::from_grads(loss.backward(), &layer);
+        layer = optimizer.step(1e-2, layer, gradients);
+    }
+    crate::score::floats(layer.weight.val().inner().into_data())
+}
+
+/// The operations the training step is made of, one at a time, on `reference` and `candidate`:
+/// burn's 4×4 stride-2 convolution and transposed convolution (output, input gradient, weight
+/// gradient) and three Adam steps. When the gate fails, this names the broken kernel family.
+pub fn kernel_checks(reference: &Device, candidate: &Device, tolerance: f32) -> Vec<KernelCheck> {
+    let mut checks = Vec::new();
+    for (transposed, names) in [
+        (
+            false,
+            [
+                "conv2d 4x4/2: output",
+                "conv2d 4x4/2: input gradient",
+                "conv2d 4x4/2: weight gradient",
+            ],
+        ),
+        (
+            true,
+            [
+                "conv-transpose 4x4/2: output",
+                "conv-transpose 4x4/2: input gradient",
+                "conv-transpose 4x4/2: weight gradient",
+            ],
+        ),
+    ] {
+        let a = convolution_pass(reference, transposed);
+        let b = convolution_pass(candidate, transposed);
+        for ((name, a), b) in names.into_iter().zip(&a).zip(&b) {
+            let difference = max_relative(a, b);
+            checks.push(KernelCheck {
+                name,
+                max_relative_difference: difference,
+                passed: difference <= tolerance && !a.is_empty(),
+            });
+        }
+    }
+    let difference = max_relative(&adam_pass(reference), &adam_pass(candidate));
+    checks.push(KernelCheck {
+        name: "adam: three steps of a linear layer",
+        max_relative_difference: difference,
+        passed: difference <= tolerance,
+    });
+    checks
+}

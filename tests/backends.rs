@@ -69,6 +69,14 @@ fn gate_on_wgpu(algorithm: ConvAlgorithm) {
     );
     assert_eq!(report.steps.len(), 4);
     assert!(report.passed, "{}", report.failure.unwrap_or_default());
+    // The operations one by one: convolutions (forward and both gradients) and Adam.
+    for check in lran::gate::kernel_checks(&Device::flex(), &gpu, 1e-4) {
+        assert!(
+            check.passed,
+            "{}: {:.2e}",
+            check.name, check.max_relative_difference
+        );
+    }
 }
 
 #[test]

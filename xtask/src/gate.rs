@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 use lran::ModelConfig;
-use lran::gate::{GateReport, GateTolerance, compare_training};
+use lran::gate::{GateReport, GateTolerance, KernelCheck, compare_training, kernel_checks};
 use lran::train::TrainConfig;
 use serde::Serialize;
 
@@ -67,6 +67,10 @@ struct GateResults {
     model: ModelConfig,
     train: TrainConfig,
     report: GateReport,
+    /// burn's convolution kernels and Adam, one at a time (max relative difference ≤ 1e-4);
+    /// reported beside the gate, which they do not decide (`--conv gemm` uses no convolution
+    /// kernel at all).
+    kernel_checks: Vec<KernelCheck>,
 }
 
 pub fn run(args: GateArgs) -> Result<()> {
@@ -118,6 +122,15 @@ pub fn run(args: GateArgs) -> Result<()> {
             check.worst_relative_difference
         );
     }
+    let checks = kernel_checks(&reference.device, &candidate.device, 1e-4);
+    for check in &checks {
+        eprintln!(
+            "kernel check {:<40} {:.2e} {}",
+            check.name,
+            check.max_relative_difference,
+            if check.passed { "ok" } else { "WRONG" }
+        );
+    }
     let passed = report.passed;
     let failure = report.failure.clone();
     let results = GateResults {
@@ -134,6 +147,7 @@ pub fn run(args: GateArgs) -> Result<()> {
         model,
         train: config,
         report,
+        kernel_checks: checks,
     };
     let path = args.out.join(format!("{}.json", slug(&candidate.name)));
     write_json(&path, &results)?;
