@@ -99,8 +99,16 @@ fn provenance(summary: &SuiteSummary) -> String {
         .as_deref()
         .map(|o| format!(", options `{o}`"))
         .unwrap_or_default();
+    let mut classes: Vec<u8> = summary.runs.iter().filter_map(|r| r.class).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let classes = if classes.is_empty() {
+        String::new()
+    } else {
+        format!(", normal classes {classes:?}")
+    };
     let mut text = format!(
-        "Ours: commit `{}`, `{}` network, {} epochs{limit}{options}, seeds {:?}, trained on {devices}; {} models, from `results/{}/summary.json`.",
+        "Ours: commit `{}`, `{}` network, {} epochs{limit}{options}{classes}, seeds {:?}, trained on {devices}; {} models, from `results/{}/summary.json`.",
         summary.commit,
         summary.preset,
         summary.epochs,
