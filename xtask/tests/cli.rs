@@ -1,26 +1,14 @@
 //! The command line end to end: a tiny train → eval → export on the embedded sample, and the
 //! bad inputs the issue lists, each with an error naming the file and the problem.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn xtask(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("xtask runs")
-}
+use common::{scratch, xtask};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lran-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 const TINY: &[&str] = &[
@@ -56,7 +44,7 @@ fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
 
 #[test]
 fn train_eval_export_on_the_embedded_sample() {
-    let dir = scratch("pipeline");
+    let dir = scratch("cli", "pipeline");
     let mut args = TINY.to_vec();
     args.extend(["--normal-class", "1", "--run-name", "tiny"]);
     let output = xtask(&args, &dir);
@@ -168,7 +156,7 @@ fn train_eval_export_on_the_embedded_sample() {
 
 #[test]
 fn bad_inputs_get_clear_errors() {
-    let dir = scratch("bad");
+    let dir = scratch("cli", "bad");
     let with = |extra: &[&str]| -> Vec<String> {
         TINY.iter().chain(extra).map(|s| s.to_string()).collect()
     };
@@ -232,7 +220,7 @@ fn bad_inputs_get_clear_errors() {
 
 #[test]
 fn bench_writes_medians_with_provenance() {
-    let dir = scratch("bench");
+    let dir = scratch("cli", "bench");
     let args = [
         "bench",
         "--tiny",

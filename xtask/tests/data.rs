@@ -2,20 +2,15 @@
 //! layout's exact on-disk format (BraTS 2019, BraTS 2023, HCP, CIFAR-10 binary batches, an image
 //! folder), and on the real data in ../shared/data when it is there.
 
+mod common;
+
+use common::{scratch, xtask};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use lran::data::cifar::{self, encode_batch};
 use lran::data::idx::LabelledImages;
 use lran::data::nifti::{NiftiSpec, encode_nifti, gzip};
-
-fn xtask(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("xtask runs")
-}
 
 fn text(output: &Output) -> String {
     format!(
@@ -49,13 +44,6 @@ fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
             "{args:?}: expected {part:?} in {message}"
         );
     }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lran-data-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn shared(name: &str) -> Option<PathBuf> {
@@ -209,7 +197,7 @@ fn write_hcp(root: &Path, subjects: u32) {
 /// tumour/healthy/excluded slice counts and the synthetic check land in the results file.
 #[test]
 fn brain_training_from_hcp_to_brats_2019() {
-    let dir = scratch("hcp-brats");
+    let dir = scratch("data", "hcp-brats");
     write_hcp(&dir.join("hcp"), 3);
     write_brats2019(&dir.join("brats"));
     let inspect = succeeds(
@@ -370,7 +358,7 @@ fn brain_training_from_hcp_to_brats_2019() {
 
 #[test]
 fn brats_2023_cases_and_plain_folders_are_detected() {
-    let dir = scratch("brats2023");
+    let dir = scratch("data", "brats2023");
     let case = "BraTS-GLI-00042-000";
     let (image, seg) = phantom(3, Some(TUMOURS[0]));
     write_brats_case(
@@ -436,7 +424,7 @@ fn brats_2023_cases_and_plain_folders_are_detected() {
 
 #[test]
 fn bad_volumes_are_refused_by_name() {
-    let dir = scratch("bad-volumes");
+    let dir = scratch("data", "bad-volumes");
     let (image, seg) = phantom(1, Some(TUMOURS[0]));
     let good = gzip(&encode_nifti(&lps(4), &image));
     std::fs::write(dir.join("cut.nii.gz"), &good[..good.len() / 2]).unwrap();
@@ -554,7 +542,7 @@ fn rgb_images(count: usize, seed: u8) -> LabelledImages {
 
 #[test]
 fn cifar10_binary_batches_train_under_both_protocols() {
-    let dir = scratch("cifar");
+    let dir = scratch("data", "cifar");
     let data = dir.join("cifar-10-batches-bin");
     std::fs::create_dir_all(&data).unwrap();
     for (n, name) in [
@@ -636,7 +624,7 @@ fn cifar10_binary_batches_train_under_both_protocols() {
 
 #[test]
 fn an_image_folder_trains_and_bad_images_are_named() {
-    let dir = scratch("folder");
+    let dir = scratch("data", "folder");
     for (folder, count, bright) in [("normal", 30, false), ("anomalous", 6, true)] {
         std::fs::create_dir_all(dir.join("images").join(folder)).unwrap();
         for i in 0..count {
@@ -705,7 +693,7 @@ fn an_image_folder_trains_and_bad_images_are_named() {
 #[test]
 fn the_shared_data_inspects_and_trains() {
     let Some(brain) = shared("brain") else { return };
-    let dir = scratch("shared");
+    let dir = scratch("data", "shared");
     let output = succeeds(
         &[
             "data",

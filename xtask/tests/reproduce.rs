@@ -2,31 +2,18 @@
 //! summary must agree with the per-model results files it names, the ablation must train what
 //! each variant says, and the report must show our numbers and the paper's, each labelled.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{scratch, xtask};
+use std::path::Path;
 
 use serde_json::Value;
-
-fn xtask(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("xtask runs")
-}
 
 fn ok(args: &[&str], dir: &Path) -> String {
     let output = xtask(args, dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{args:?} failed: {stderr}");
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lran-reproduce-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn json(path: &Path) -> Value {
@@ -49,7 +36,7 @@ const QUICK: &[&str] = &[
 
 #[test]
 fn a_suite_summary_agrees_with_its_results_files_and_the_report_labels_both_sides() {
-    let dir = scratch("mnist");
+    let dir = scratch("reproduce", "mnist");
     let results = dir.join("results");
     let mut args = vec![
         "reproduce",
@@ -148,7 +135,7 @@ fn a_suite_summary_agrees_with_its_results_files_and_the_report_labels_both_side
 
 #[test]
 fn the_ablation_trains_each_loss_configuration() {
-    let dir = scratch("ablation");
+    let dir = scratch("reproduce", "ablation");
     let results = dir.join("results");
     let runs = dir.join("runs");
     let mut args = vec![
@@ -201,7 +188,7 @@ fn the_ablation_trains_each_loss_configuration() {
 
 #[test]
 fn reproduce_refuses_what_it_cannot_run() {
-    let dir = scratch("refuse");
+    let dir = scratch("reproduce", "refuse");
     let output = xtask(
         &[
             "reproduce",
