@@ -138,6 +138,16 @@ pub fn gate_images(config: &TrainConfig, count: usize, seed: u64) -> TensorData 
     TensorData::new(values, [count, model.channels, side, side])
 }
 
+/// The larger of two differences, NaN winning: a NaN anywhere must fail the gate, and
+/// `f32::max` would drop it.
+fn largest(worst: f32, difference: f32) -> f32 {
+    if difference.is_nan() || difference > worst {
+        difference
+    } else {
+        worst
+    }
+}
+
 fn relative(a: f64, b: f64, floor: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(floor)
 }
@@ -209,29 +219,15 @@ pub fn compare_training_configs(
     if steps == 0 {
         return Err(LranError::config("the gate needs at least one step"));
     }
+    /// Puts the caller's algorithm back however the comparison ends (errors included).
+    struct Restore(ConvAlgorithm);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set_conv_algorithm(self.0);
+        }
+    }
     let candidate_algorithm = conv_algorithm();
-    let result = compare_with_algorithms(
-        config,
-        candidate_config,
-        steps,
-        tolerance,
-        reference,
-        candidate,
-        candidate_algorithm,
-    );
-    set_conv_algorithm(candidate_algorithm);
-    result
-}
-
-fn compare_with_algorithms(
-    config: &TrainConfig,
-    candidate_config: &TrainConfig,
-    steps: usize,
-    tolerance: GateTolerance,
-    reference: &Device,
-    candidate: &Device,
-    candidate_algorithm: ConvAlgorithm,
-) -> Result<GateReport> {
+    let _restore = Restore(candidate_algorithm);
     let on_reference_side = || set_conv_algorithm(ConvAlgorithm::Native);
     let on_candidate_side = || set_conv_algorithm(candidate_algorithm);
     on_reference_side();
@@ -363,7 +359,7 @@ fn compare_with_algorithms(
                 .iter()
                 .zip(&candidate_weights)
                 .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m }),
+                .fold(0.0, largest),
         );
         if reference_weights.len() != candidate_weights.len() {
             fail(
@@ -395,7 +391,7 @@ fn compare_with_algorithms(
             .iter()
             .zip(&candidate_scores.latent)
             .map(|(&a, &b)| relative(a as f64, b as f64, 1e-6) as f32)
-            .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m });
+            .fold(0.0, largest);
         report.score_relative_difference = Some(worst);
         if !(worst <= tolerance.score) {
             fail(
@@ -479,7 +475,7 @@ fn max_relative(a: &[f32], b: &[f32]) -> f32 {
     a.iter()
         .zip(b)
         .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m })
+        .fold(0.0, largest)
         / scale
 }
 

@@ -9,14 +9,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{LranError, Result};
 use crate::model::Generator;
-use crate::score::floats;
+use crate::score::{floats, latent_score};
 
-/// z = E(x) and ẑ = E′(x̂) of a batch (BatchNorm in inference mode), `[batch × latent]` each.
+/// z = E(x) of a batch, `[batch × latent]`, and each image's latent score (`score::latent_score`),
+/// BatchNorm in inference mode.
 pub fn latents(generator: &Generator, images: Tensor<4>) -> (Vec<f32>, Vec<f32>) {
     let output = generator.valid().forward(images.inner());
+    let scores = latent_score(output.latent.clone(), output.reconstructed_latent);
     (
         floats(output.latent.into_data()),
-        floats(output.reconstructed_latent.into_data()),
+        floats(scores.into_data()),
     )
 }
 

@@ -52,25 +52,20 @@ pub fn conv_choice() -> ConvChoice {
     CONV_CHOICE.get().copied().unwrap_or(ConvChoice::Auto)
 }
 
-/// The convolution algorithm `choice` means on `backend`.
-pub fn conv_algorithm_for(choice: ConvChoice, backend: Backend) -> ConvAlgorithm {
-    match (choice, backend) {
-        (ConvChoice::Native, _) => ConvAlgorithm::Native,
-        (ConvChoice::Gemm, _) => ConvAlgorithm::Gemm,
-        (ConvChoice::Auto, _) => ConvAlgorithm::Native,
+/// The convolution algorithm `choice` means. `auto` is burn's own on every backend for now
+/// (see ConvChoice::Auto); when a GPU measurement says otherwise, this takes the backend.
+pub fn conv_algorithm_for(choice: ConvChoice) -> ConvAlgorithm {
+    match choice {
+        ConvChoice::Native | ConvChoice::Auto => ConvAlgorithm::Native,
+        ConvChoice::Gemm => ConvAlgorithm::Gemm,
     }
 }
 
-/// The device for `backend`, with the model's convolution algorithm set for it (process-wide)
-/// and named in the description, so results files record it.
+/// The device for `backend`, with the model's convolution algorithm set (process-wide) and
+/// named in the description, so results files record it.
 pub fn select(backend: Backend) -> Result<SelectedDevice> {
     let mut selected = select_device(backend)?;
-    let concrete = if selected.name.starts_with("flex") {
-        Backend::Cpu
-    } else {
-        Backend::Wgpu
-    };
-    let algorithm = conv_algorithm_for(conv_choice(), concrete);
+    let algorithm = conv_algorithm_for(conv_choice());
     set_conv_algorithm(algorithm);
     selected
         .description

@@ -292,7 +292,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let backend = *backend;
         let algorithms = match backend::conv_choice() {
             ConvChoice::Auto => vec![ConvAlgorithm::Native, ConvAlgorithm::Gemm],
-            choice => vec![backend::conv_algorithm_for(choice, backend)],
+            choice => vec![backend::conv_algorithm_for(choice)],
         };
         for algorithm in algorithms {
             lran::conv::set_conv_algorithm(algorithm);

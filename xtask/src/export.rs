@@ -134,17 +134,15 @@ fn latent_views(info: &crate::run::RunInfo, weights: &[u8]) -> Result<LatentView
     let config = &info.train.model;
     let generator = lran::export::load_generator(config, weights.to_vec(), &device, &info.name)?;
     let dim = config.latent_dim;
+    // z and score of every image at `indices`.
     let encode = |set: &lran::data::ImageSet, indices: &[usize]| -> (Vec<Vec<f32>>, Vec<f32>) {
         let mut rows = Vec::new();
         let mut scores = Vec::new();
         for chunk in indices.chunks(64) {
-            let (z, z_hat) =
+            let (z, score) =
                 lran::latent_views::latents(&generator, set.batch(chunk, config, &device));
-            for (a, b) in z.chunks_exact(dim).zip(z_hat.chunks_exact(dim)) {
-                scores
-                    .push(a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>() / dim as f32);
-                rows.push(a.to_vec());
-            }
+            rows.extend(z.chunks_exact(dim).map(<[f32]>::to_vec));
+            scores.extend(score);
         }
         (rows, scores)
     };
@@ -154,9 +152,10 @@ fn latent_views(info: &crate::run::RunInfo, weights: &[u8]) -> Result<LatentView
             .map(|k| candidates[(k as f64 * step) as usize])
             .collect()
     };
-    // The axes from every healthy validation image; the points from a spread of them.
+    // The axes from every healthy validation image; the points from a spread of them, taken
+    // from the same pass.
     let all_validation: Vec<usize> = (0..split.validation.len()).collect();
-    let (healthy, _) = encode(&split.validation, &all_validation);
+    let (healthy, healthy_scores) = encode(&split.validation, &all_validation);
     let (mean, axes, explained_variance) = lran::latent_views::principal_axes(&healthy, dim)?;
     let mut views = LatentViews {
         mean,
@@ -164,40 +163,33 @@ fn latent_views(info: &crate::run::RunInfo, weights: &[u8]) -> Result<LatentView
         explained_variance,
         points: Vec::new(),
     };
-    let sets: [(&str, &lran::data::ImageSet, Vec<usize>); 3] = [
-        (
+    let mut add = |label: &str, set: &lran::data::ImageSet, i: usize, row: &[f32], score: f32| {
+        let xyz = views.project(row);
+        views.points.push(LatentPoint {
+            set: label.into(),
+            name: set.names.get(i).cloned().unwrap_or_default(),
+            xyz,
+            score,
+        });
+    };
+    for i in spread(all_validation) {
+        add(
             "healthy-validation",
             &split.validation,
-            spread(all_validation),
-        ),
-        (
-            "anomalous-test",
-            &split.test,
-            spread(
-                (0..split.test.len())
-                    .filter(|&i| split.test.anomalous[i])
-                    .collect(),
-            ),
-        ),
-        (
-            "normal-test",
-            &split.test,
-            spread(
-                (0..split.test.len())
-                    .filter(|&i| !split.test.anomalous[i])
-                    .collect(),
-            ),
-        ),
-    ];
-    for (label, set, indices) in sets {
-        let (rows, scores) = encode(set, &indices);
+            i,
+            &healthy[i],
+            healthy_scores[i],
+        );
+    }
+    for (label, anomalous) in [("anomalous-test", true), ("normal-test", false)] {
+        let indices = spread(
+            (0..split.test.len())
+                .filter(|&i| split.test.anomalous[i] == anomalous)
+                .collect(),
+        );
+        let (rows, scores) = encode(&split.test, &indices);
         for ((row, score), &i) in rows.iter().zip(scores).zip(&indices) {
-            views.points.push(LatentPoint {
-                set: label.into(),
-                name: set.names.get(i).cloned().unwrap_or_default(),
-                xyz: views.project(row),
-                score,
-            });
+            add(label, &split.test, i, row, score);
         }
     }
     Ok(views)
