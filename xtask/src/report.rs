@@ -167,6 +167,7 @@ fn ablation_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables)
         key,
         latent_auc,
         pixel_auc,
+        ..
     } in &summary.groups
     {
         out.push_str(&format!(
@@ -227,6 +228,42 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
     out.push('\n');
 }
 
+fn tuning_table(out: &mut String, summary: &SuiteSummary) {
+    out.push_str(&format!(
+        "### Brain model settings chosen on validation data (AUC)\n\n{}\n\n",
+        provenance(summary)
+    ));
+    out.push_str(
+        "Each setting is selected by the latent score's AUC on synthetic lesions painted into \
+         healthy validation slices (beside the same slices untouched). The tumour-test AUCs are \
+         shown for every setting, after the choice; they played no part in it.\n\n",
+    );
+    out.push_str(
+        "| settings | validation (synthetic lesions), latent | test, latent score | test, pixel score |\n\
+         | --- | --- | --- | --- |\n",
+    );
+    let chosen = summary.selection.as_ref().map(|s| s.options.as_str());
+    for group in &summary.groups {
+        let mark = if Some(group.key.as_str()) == chosen {
+            " **(selected)**"
+        } else {
+            ""
+        };
+        let validation = group
+            .validation_latent_auc
+            .as_ref()
+            .map(spread)
+            .unwrap_or_else(|| "—".into());
+        out.push_str(&format!(
+            "| `{}`{mark} | {validation} | {} | {} |\n",
+            group.key,
+            spread(&group.latent_auc),
+            spread(&group.pixel_auc),
+        ));
+    }
+    out.push('\n');
+}
+
 /// The report as Markdown.
 pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
     let paper: PaperTables = read(paper_path)?.unwrap_or(PaperTables { tables: Vec::new() });
@@ -262,6 +299,10 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
     }
     if let Some(summary) = read::<SuiteSummary>(&results.join("brain/summary.json"))? {
         brain_table(&mut out, &summary, &paper);
+        any = true;
+    }
+    if let Some(summary) = read::<SuiteSummary>(&results.join("tuning/summary.json"))? {
+        tuning_table(&mut out, &summary);
         any = true;
     }
     if !any {

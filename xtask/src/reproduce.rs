@@ -34,6 +34,11 @@ pub enum Suite {
     /// Latent vs pixel score on the models the other suites trained (the paper's Tab. 5/6):
     /// reads their results, trains nothing.
     Scores,
+    /// Settings of the brain model chosen on validation data: every point of --grid trained per
+    /// seed, and the one whose latent score best separates synthetic lesions painted into
+    /// healthy validation slices from the same slices untouched is selected. Test AUCs are
+    /// reported for every point but never used to choose.
+    Tuning,
 }
 
 impl Suite {
@@ -45,6 +50,7 @@ impl Suite {
             Suite::Brain => "brain",
             Suite::Ablation => "ablation",
             Suite::Scores => "scores",
+            Suite::Tuning => "tuning",
         }
     }
 }
@@ -129,6 +135,14 @@ pub struct ReproduceArgs {
     /// Dataset of the ablation.
     #[arg(long, value_enum, default_value_t = AblationDataset::Mnist)]
     pub ablation_dataset: AblationDataset,
+    /// Tuning: the grid, one `train-option=value,value,…` per entry (the options of
+    /// `cargo xtask train` without their dashes); every combination is trained.
+    #[arg(
+        long,
+        value_delimiter = ' ',
+        default_value = "w-lr=0.01,0.1,1 latent-dim=32,100"
+    )]
+    pub grid: Vec<String>,
     /// Extra `cargo xtask train` options passed to every run (e.g. "--w-lr 0.5 --latent-dim 64").
     #[arg(long, allow_hyphen_values = true)]
     pub train_options: Option<String>,
@@ -156,8 +170,17 @@ pub struct RunSummary {
     pub class: Option<u8>,
     pub seed: u64,
     pub variant: Option<LossVariant>,
+    /// Tuning: the grid point's train options (e.g. "--w-lr 0.1 --latent-dim 32").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<String>,
     pub latent_auc: f64,
     pub pixel_auc: f64,
+    /// Brain: the latent-score AUC on synthetic lesions in healthy validation slices, the
+    /// tuning suite's selection criterion (validation data only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_latent_auc: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_pixel_auc: Option<f64>,
     pub selected_epoch: u64,
     pub epochs: u64,
     pub train_wall_seconds: f64,
@@ -194,6 +217,20 @@ pub struct Group {
     pub key: String,
     pub latent_auc: Spread,
     pub pixel_auc: Spread,
+    /// The synthetic-lesion validation AUC of the latent score, where every member has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_latent_auc: Option<Spread>,
+}
+
+/// The tuning suite's choice: the group with the best mean validation AUC.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Selection {
+    pub options: String,
+    pub rule: String,
+    pub validation_latent_auc: f64,
+    /// Reported after the choice, never used for it.
+    pub test_latent_auc: f64,
+    pub test_pixel_auc: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -222,6 +259,11 @@ pub struct SuiteSummary {
     /// Mean over the groups' means (each class counts once, as in the paper's "mean" column).
     pub mean_latent_auc: Option<f64>,
     pub mean_pixel_auc: Option<f64>,
+    /// Tuning: the grid and the selected point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grid: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
 }
 
 /// `cargo xtask train` options shared by every run of the suite.
@@ -275,7 +317,71 @@ struct Plan {
     class: Option<u8>,
     seed: u64,
     variant: Option<LossVariant>,
+    options: Option<String>,
     train_args: Vec<String>,
+}
+
+/// One point of the tuning grid: its train options and a suffix for run names.
+#[derive(Debug, Clone, PartialEq)]
+struct GridPoint {
+    options: Vec<String>,
+    suffix: String,
+}
+
+/// Every combination of the grid's values, in the order given (the first option varies slowest).
+fn grid_points(grid: &[String]) -> Result<Vec<GridPoint>> {
+    let mut points = vec![GridPoint {
+        options: Vec::new(),
+        suffix: String::new(),
+    }];
+    let mut seen = Vec::new();
+    for entry in grid.iter().filter(|e| !e.is_empty()) {
+        let Some((option, values)) = entry.split_once('=') else {
+            bail!("--grid: {entry:?} is not option=value,value,… (e.g. w-lr=0.01,0.1)");
+        };
+        let option = option.trim_start_matches('-');
+        if option.is_empty()
+            || !option
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            bail!("--grid: {option:?} is not a train option's name");
+        }
+        if seen.contains(&option.to_string()) {
+            bail!("--grid names {option} twice");
+        }
+        seen.push(option.to_string());
+        let values: Vec<&str> = values.split(',').filter(|v| !v.is_empty()).collect();
+        if values.is_empty() {
+            bail!("--grid: {option} has no values");
+        }
+        if let Some(bad) = values.iter().find(|v| {
+            !v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
+        }) {
+            bail!("--grid: {option} value {bad:?} is not a plain number or word");
+        }
+        points = points
+            .into_iter()
+            .flat_map(|point| {
+                values.iter().map(move |value| {
+                    let mut options = point.options.clone();
+                    options.extend([format!("--{option}"), value.to_string()]);
+                    GridPoint {
+                        options,
+                        suffix: format!("{}-{option}{value}", point.suffix),
+                    }
+                })
+            })
+            .collect();
+    }
+    if points.len() < 2 {
+        bail!("--grid needs at least two settings to choose between");
+    }
+    if points.len() > 64 {
+        bail!("--grid has {} combinations: at most 64", points.len());
+    }
+    Ok(points)
 }
 
 fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
@@ -321,19 +427,23 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
                     class: Some(class),
                     seed,
                     variant,
+                    options: None,
                     train_args,
                 });
             }
         }
         Ok(plans)
     };
-    let brain = |variant: Option<LossVariant>| -> Vec<Plan> {
+    let brain = |variant: Option<LossVariant>, point: Option<&GridPoint>| -> Vec<Plan> {
         args.seeds
             .iter()
             .map(|&seed| {
-                let suffix = variant
+                let mut suffix = variant
                     .map(|v| format!("-{}", v.name()))
                     .unwrap_or_default();
+                if let Some(point) = point {
+                    suffix.push_str(&point.suffix);
+                }
                 let name = format!("brain-t1-seed{seed}-{preset}{suffix}");
                 let mut train_args = vec![
                     "--dataset".to_string(),
@@ -353,12 +463,17 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
                     train_args.extend(variant.flags().iter().map(|f| f.to_string()));
                 }
                 train_args.extend(common_options(args));
+                // A grid option also given in --train-options fails to parse before anything trains.
+                if let Some(point) = point {
+                    train_args.extend(point.options.iter().cloned());
+                }
                 Plan {
                     name,
                     dataset: "brain".into(),
                     class: None,
                     seed,
                     variant,
+                    options: point.map(|p| p.options.join(" ")),
                     train_args,
                 }
             })
@@ -368,17 +483,21 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
         Suite::Mnist => one_class("mnist", None)?,
         Suite::FashionMnist => one_class("fashion-mnist", None)?,
         Suite::Cifar10 => one_class("cifar10", None)?,
-        Suite::Brain => brain(None),
+        Suite::Brain => brain(None, None),
         Suite::Ablation => {
             let mut all = Vec::new();
             for variant in LossVariant::ALL {
                 match args.ablation_dataset {
                     AblationDataset::Mnist => all.extend(one_class("mnist", Some(variant))?),
-                    AblationDataset::Brain => all.extend(brain(Some(variant))),
+                    AblationDataset::Brain => all.extend(brain(Some(variant), None)),
                 }
             }
             all
         }
+        Suite::Tuning => grid_points(&args.grid)?
+            .iter()
+            .flat_map(|point| brain(None, Some(point)))
+            .collect(),
         Suite::Scores => Vec::new(),
     })
 }
@@ -436,6 +555,14 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
             .with_context(|| format!("evaluating {}", plan.name))?;
         }
         let results = read_results(&path)?;
+        let validation = results.synthetic.as_ref();
+        if args.suite == Suite::Tuning && validation.is_none() {
+            bail!(
+                "{} has no synthetic-lesion validation check, the tuning suite's criterion \
+                 (do not pass --no-synthetic-lesions)",
+                path.display()
+            );
+        }
         eprintln!(
             "    AUC latent {:.4}, pixel {:.4} (epoch {} of {} selected on validation data)",
             results.latent_auc, results.pixel_auc, results.selected_epoch, results.epochs
@@ -447,8 +574,11 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
             class: plan.class,
             seed: plan.seed,
             variant: plan.variant,
+            options: plan.options.clone(),
             latent_auc: results.latent_auc,
             pixel_auc: results.pixel_auc,
+            validation_latent_auc: validation.map(|v| v.latent_auc),
+            validation_pixel_auc: validation.map(|v| v.pixel_auc),
             selected_epoch: results.selected_epoch,
             epochs: results.epochs,
             train_wall_seconds: results.train_wall_seconds,
@@ -471,6 +601,7 @@ fn read_results(path: &Path) -> Result<EvalResults> {
 fn group_key(run: &RunSummary, suite: Suite) -> String {
     match (suite, run.variant, run.class) {
         (Suite::Ablation, Some(variant), _) => variant.name().to_string(),
+        (Suite::Tuning, _, _) => run.options.clone().unwrap_or_default(),
         (_, _, Some(class)) => class.to_string(),
         _ => run.dataset.clone(),
     }
@@ -490,10 +621,13 @@ pub fn groups(runs: &[RunSummary], suite: Suite) -> Vec<Group> {
                 runs.iter().filter(|r| group_key(r, suite) == key).collect();
             let latent: Vec<f64> = members.iter().map(|r| r.latent_auc).collect();
             let pixel: Vec<f64> = members.iter().map(|r| r.pixel_auc).collect();
+            let validation: Option<Vec<f64>> =
+                members.iter().map(|r| r.validation_latent_auc).collect();
             Some(Group {
                 key,
                 latent_auc: Spread::of(&latent)?,
                 pixel_auc: Spread::of(&pixel)?,
+                validation_latent_auc: validation.as_deref().and_then(Spread::of),
             })
         })
         .collect()
@@ -506,6 +640,9 @@ fn write_summary(
     wall_seconds: f64,
 ) -> Result<()> {
     let groups = groups(runs, args.suite);
+    let selection = (args.suite == Suite::Tuning)
+        .then(|| select(&groups))
+        .flatten();
     let mean = |f: fn(&Group) -> f64| {
         Spread::of(&groups.iter().map(f).collect::<Vec<_>>()).map(|s| s.mean)
     };
@@ -541,8 +678,37 @@ fn write_summary(
         mean_latent_auc: mean(|g| g.latent_auc.mean),
         mean_pixel_auc: mean(|g| g.pixel_auc.mean),
         groups,
+        grid: if args.suite == Suite::Tuning {
+            args.grid.clone()
+        } else {
+            Vec::new()
+        },
+        selection,
     };
     write_json(&suite_dir.join("summary.json"), &summary)
+}
+
+/// The tuning suite's rule: the highest mean synthetic-lesion validation AUC of the latent
+/// score (the first such group on a tie). Test AUCs play no part.
+pub fn select(groups: &[Group]) -> Option<Selection> {
+    let mut best: Option<(&Group, f64)> = None;
+    for group in groups {
+        let Some(validation) = group.validation_latent_auc else {
+            continue;
+        };
+        if validation.mean.is_finite() && best.is_none_or(|(_, v)| validation.mean > v) {
+            best = Some((group, validation.mean));
+        }
+    }
+    best.map(|(group, validation)| Selection {
+        options: group.key.clone(),
+        rule: "highest mean latent-score AUC on synthetic lesions in healthy validation slices \
+               (test AUCs not consulted)"
+            .into(),
+        validation_latent_auc: validation,
+        test_latent_auc: group.latent_auc.mean,
+        test_pixel_auc: group.pixel_auc.mean,
+    })
 }
 
 /// The score comparison: latent vs pixel AUC of every model the other suites trained.

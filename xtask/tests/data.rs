@@ -4,6 +4,10 @@
 
 mod common;
 
+use common::brain::{
+    DIMS, TUMOURS, expected_tumour_slices, lps, phantom, write_brats_case, write_brats2019,
+    write_hcp, write_nii_gz,
+};
 use common::{scratch, xtask};
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -64,133 +68,6 @@ fn shared(name: &str) -> Option<PathBuf> {
     );
     eprintln!("skipped: {} is absent", dir.display());
     None
-}
-
-const DIMS: [usize; 3] = [48, 56, 40];
-
-/// A head phantom in LPS voxel order (as BraTS and ITK store scans): an ellipsoidal brain with
-/// smooth texture, zero outside; `tumour` adds a bright ball (and returns its segmentation).
-/// Returns file-order values for the image and the segmentation.
-fn phantom(seed: u32, tumour: Option<(f64, f64, f64, f64)>) -> (Vec<f64>, Vec<f64>) {
-    let [nx, ny, nz] = DIMS;
-    let mut image = Vec::with_capacity(nx * ny * nz);
-    let mut seg = Vec::with_capacity(nx * ny * nz);
-    let phase = seed as f64 * 0.7;
-    for k in 0..nz {
-        for j in 0..ny {
-            for i in 0..nx {
-                // LPS file order: i runs to the left, j to the back; convert to RAS for geometry.
-                let (x, y, z) = ((nx - 1 - i) as f64, (ny - 1 - j) as f64, k as f64);
-                let (dx, dy, dz) = ((x - 23.5) / 18.0, (y - 27.5) / 23.0, (z - 19.5) / 16.0);
-                let inside = dx * dx + dy * dy + dz * dz <= 1.0;
-                let mut value = if inside {
-                    300.0 + 60.0 * (0.3 * x + phase).sin() * (0.25 * y).cos() + 2.0 * z
-                } else {
-                    0.0
-                };
-                let mut label = 0.0;
-                if let Some((tx, ty, tz, r)) = tumour {
-                    let d = ((x - tx).powi(2) + (y - ty).powi(2) + (z - tz).powi(2)).sqrt();
-                    if inside && d <= r {
-                        value = 700.0;
-                        label = if d <= r * 0.6 { 4.0 } else { 2.0 };
-                    }
-                }
-                image.push(value);
-                seg.push(label);
-            }
-        }
-    }
-    (image, seg)
-}
-
-/// LPS orientation, 1 mm: x and y axes reversed, as BraTS files are stored.
-fn lps(datatype: i16) -> NiftiSpec {
-    NiftiSpec {
-        affine: [
-            [-1.0, 0.0, 0.0, 120.0],
-            [0.0, -1.0, 0.0, 120.0],
-            [0.0, 0.0, 1.0, -60.0],
-        ],
-        ..NiftiSpec::ras(DIMS, datatype)
-    }
-}
-
-fn write_nii_gz(path: &Path, spec: &NiftiSpec, values: &[f64]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, gzip(&encode_nifti(spec, values))).unwrap();
-}
-
-/// Tumour slices the phantom's ball gives: axial z with at least `min` voxels of the ball.
-fn expected_tumour_slices(tumour: (f64, f64, f64, f64), min: usize) -> (usize, usize) {
-    let (_, seg) = phantom(0, Some(tumour));
-    let plane = DIMS[0] * DIMS[1];
-    let counts: Vec<usize> = seg
-        .chunks(plane)
-        .map(|s| s.iter().filter(|&&v| v > 0.0).count())
-        .collect();
-    (
-        counts.iter().filter(|&&n| n >= min).count(),
-        counts.iter().filter(|&&n| n > 0 && n < min).count(),
-    )
-}
-
-const TUMOURS: [(f64, f64, f64, f64); 2] = [(30.0, 34.0, 19.0, 6.0), (16.0, 20.0, 22.0, 5.0)];
-
-/// One BraTS case folder: `<case>/<case><separator><suffix>.nii.gz` for each image suffix (the
-/// same image under each), and the segmentation.
-fn write_brats_case(
-    folder: &Path,
-    case: &str,
-    separator: &str,
-    suffixes: [&str; 4],
-    image: &[f64],
-    seg: &[f64],
-) {
-    for suffix in suffixes {
-        write_nii_gz(
-            &folder.join(format!("{case}/{case}{separator}{suffix}.nii.gz")),
-            &lps(4),
-            image,
-        );
-    }
-    write_nii_gz(
-        &folder.join(format!("{case}/{case}{separator}seg.nii.gz")),
-        &lps(2),
-        seg,
-    );
-}
-
-fn write_brats2019(root: &Path) {
-    for (n, tumour) in TUMOURS.iter().enumerate() {
-        let (image, seg) = phantom(10 + n as u32, Some(*tumour));
-        write_brats_case(
-            &root.join("HGG"),
-            &format!("BraTS19_TEST_{n:03}_1"),
-            "_",
-            ["t1", "t1ce", "t2", "flair"],
-            &image,
-            &seg,
-        );
-    }
-}
-
-fn write_hcp(root: &Path, subjects: u32) {
-    for s in 0..subjects {
-        let (image, _) = phantom(s, None);
-        let subject = format!("{}", 100206 + s * 101);
-        // HCP stores float32, RAS-ish (here LPS with a qform-less sform) brain-extracted volumes.
-        write_nii_gz(
-            &root.join(format!("{subject}/T1w/T1w_acpc_dc_restore_brain.nii.gz")),
-            &lps(16),
-            &image,
-        );
-        write_nii_gz(
-            &root.join(format!("{subject}/T1w/T2w_acpc_dc_restore_brain.nii.gz")),
-            &lps(16),
-            &image,
-        );
-    }
 }
 
 /// HCP healthy subjects → BraTS 2019 test cases through train and eval: the subject split, the

@@ -1,9 +1,11 @@
 //! `cargo xtask reproduce` and `report` end to end on MNIST's built-in sample: the suite's
 //! summary must agree with the per-model results files it names, the ablation must train what
-//! each variant says, and the report must show our numbers and the paper's, each labelled.
+//! each variant says, the tuning suite must choose on validation data alone, and the report
+//! must show our numbers and the paper's, each labelled.
 
 mod common;
 
+use common::brain::{write_brats2019, write_hcp};
 use common::{scratch, xtask};
 use std::path::Path;
 
@@ -227,5 +229,113 @@ fn reproduce_refuses_what_it_cannot_run() {
     );
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no suite summaries"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tuning suite trains every grid point per seed (HCP-layout healthy phantoms, BraTS 2019
+/// tumour phantoms) and selects by the synthetic-lesion validation AUC, never by test AUC.
+#[test]
+fn tuning_selects_the_best_validation_score_of_every_grid_point() {
+    let dir = scratch("reproduce", "tuning");
+    write_hcp(&dir.join("hcp"), 3);
+    write_brats2019(&dir.join("brats"));
+    let results = dir.join("results");
+    let runs = dir.join("runs");
+    ok(
+        &[
+            "reproduce",
+            "--suite",
+            "tuning",
+            "--data-dir",
+            "hcp",
+            "--test-dir",
+            "brats",
+            "--grid",
+            "w-lr=0.01,1 latent-dim=8",
+            "--seeds",
+            "0",
+            "--preset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--backend",
+            "cpu",
+            "--train-options",
+            "--image-size 32 --batch-size 16",
+            "--out",
+            results.to_str().unwrap(),
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let summary = json(&results.join("tuning/summary.json"));
+    let run_list = summary["runs"].as_array().unwrap();
+    assert_eq!(run_list.len(), 2, "two grid points × one seed");
+    let mut best: Option<(&str, f64)> = None;
+    for run in run_list {
+        let options = run["options"].as_str().unwrap();
+        assert!(options.contains("--latent-dim 8"), "{options}");
+        let command = run["command"].as_str().unwrap();
+        assert!(
+            command.ends_with(options),
+            "{command} does not train {options}"
+        );
+        // Each run trained what its grid point says.
+        let file = results.join("tuning").join(run["file"].as_str().unwrap());
+        let eval = json(&file);
+        assert_eq!(eval["config"]["model"]["latent_dim"], 8);
+        let weight = eval["config"]["losses"]["low_rank"]["weight"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            options.contains(&format!("--w-lr {weight}")),
+            "{options} vs {weight}"
+        );
+        let validation = run["validation_latent_auc"].as_f64().unwrap();
+        assert_eq!(
+            validation,
+            eval["synthetic"]["latent_auc"].as_f64().unwrap()
+        );
+        if best.is_none_or(|(_, v)| validation > v) {
+            best = Some((options, validation));
+        }
+    }
+    let selection = &summary["selection"];
+    assert_eq!(selection["options"].as_str(), best.map(|b| b.0));
+    assert_eq!(
+        selection["validation_latent_auc"].as_f64(),
+        best.map(|b| b.1)
+    );
+    let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
+    assert!(report.contains("(selected)"), "{report}");
+    assert!(report.contains("chosen on validation data"), "{report}");
+
+    // A grid that names nothing to choose between, or a malformed one, trains nothing.
+    for (grid, expected) in [
+        ("w-lr=0.1", "at least two settings"),
+        ("w-lr", "is not option=value"),
+        ("w-lr=0.1,1 w-lr=2", "names w-lr twice"),
+        ("w-lr=0.1;rm,1", "not a plain number"),
+    ] {
+        let output = xtask(
+            &[
+                "reproduce",
+                "--suite",
+                "tuning",
+                "--grid",
+                grid,
+                "--out",
+                results.to_str().unwrap(),
+            ],
+            &dir,
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(expected),
+            "{grid}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
