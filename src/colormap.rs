@@ -1,7 +1,10 @@
 //! Turning model outputs into pixels for the page: images in the model's range as gray or RGB,
-//! residuals as a heat map in matplotlib's *inferno*, a perceptually uniform colormap whose
-//! lightness rises monotonically (so brighter always means a larger error, also in grayscale
-//! print and for colour-blind readers).
+//! residuals as a heat map. The heat maps on offer are matplotlib's *inferno* (the default) and
+//! *viridis*, perceptually uniform colormaps whose lightness rises monotonically (so brighter
+//! always means a larger error, also in grayscale print and for colour-blind readers), and
+//! plain gray.
+
+use serde::{Deserialize, Serialize};
 
 use crate::error::{LranError, Result};
 
@@ -47,18 +50,85 @@ const INFERNO: [[u8; 3]; 33] = [
     [252, 255, 164],
 ];
 
-/// The inferno colour of `t` in [0, 1] (clamped; NaN reads as 0).
-pub fn inferno(t: f32) -> [u8; 3] {
+/// *viridis* at nine evenly spaced points (after matplotlib's table, rounded to u8); linear
+/// interpolation between them.
+const VIRIDIS: [[u8; 3]; 9] = [
+    [68, 1, 84],
+    [71, 44, 122],
+    [59, 81, 139],
+    [44, 113, 142],
+    [33, 144, 141],
+    [39, 173, 129],
+    [92, 200, 99],
+    [170, 220, 50],
+    [253, 231, 37],
+];
+
+const GRAY: [[u8; 3]; 2] = [[0, 0, 0], [255, 255, 255]];
+
+/// `table` read at `t` in [0, 1] (clamped; NaN reads as 0) with linear interpolation.
+fn sample(table: &[[u8; 3]], t: f32) -> [u8; 3] {
     let t = if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) };
-    let position = t * (INFERNO.len() - 1) as f32;
-    let low = (position.floor() as usize).min(INFERNO.len() - 2);
+    let position = t * (table.len() - 1) as f32;
+    let low = (position.floor() as usize).min(table.len() - 2);
     let fraction = position - low as f32;
-    let (a, b) = (INFERNO[low], INFERNO[low + 1]);
+    let (a, b) = (table[low], table[low + 1]);
     std::array::from_fn(|c| (a[c] as f32 + (b[c] as f32 - a[c] as f32) * fraction).round() as u8)
 }
 
-/// Values in [0, `max`] → RGBA pixels (row-major), opaque.
+/// The inferno colour of `t` in [0, 1] (clamped; NaN reads as 0).
+pub fn inferno(t: f32) -> [u8; 3] {
+    sample(&INFERNO, t)
+}
+
+/// The heat maps the page offers for residuals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Colormap {
+    Inferno,
+    Viridis,
+    Gray,
+}
+
+impl Colormap {
+    pub const ALL: [Colormap; 3] = [Colormap::Inferno, Colormap::Viridis, Colormap::Gray];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Colormap::Inferno => "inferno",
+            Colormap::Viridis => "viridis",
+            Colormap::Gray => "gray",
+        }
+    }
+
+    /// The colour of `t` in [0, 1] (clamped; NaN reads as 0).
+    pub fn color(self, t: f32) -> [u8; 3] {
+        match self {
+            Colormap::Inferno => sample(&INFERNO, t),
+            Colormap::Viridis => sample(&VIRIDIS, t),
+            Colormap::Gray => sample(&GRAY, t),
+        }
+    }
+
+    /// 256 RGBA entries for t = 0, 1/255, …, 1: what the page colours residuals with, so that
+    /// the colours stay this module's while the page recolours without a round trip.
+    pub fn lookup_table(self) -> Vec<u8> {
+        (0..256)
+            .flat_map(|i| {
+                let [r, g, b] = self.color(i as f32 / 255.0);
+                [r, g, b, 255]
+            })
+            .collect()
+    }
+}
+
+/// Values in [0, `max`] → RGBA pixels (row-major), opaque, in *inferno*.
 pub fn heatmap_rgba(values: &[f32], max: f32) -> Vec<u8> {
+    heatmap_rgba_in(Colormap::Inferno, values, max)
+}
+
+/// Values in [0, `max`] → RGBA pixels (row-major), opaque, in `colormap`.
+pub fn heatmap_rgba_in(colormap: Colormap, values: &[f32], max: f32) -> Vec<u8> {
     let scale = if max > 0.0 && max.is_finite() {
         1.0 / max
     } else {
@@ -67,7 +137,7 @@ pub fn heatmap_rgba(values: &[f32], max: f32) -> Vec<u8> {
     values
         .iter()
         .flat_map(|&v| {
-            let [r, g, b] = inferno(v * scale);
+            let [r, g, b] = colormap.color(v * scale);
             [r, g, b, 255]
         })
         .collect()
@@ -124,6 +194,30 @@ mod tests {
             );
             previous = l;
         }
+    }
+
+    #[test]
+    fn every_colormap_rises_in_lightness_and_its_table_matches_its_colours() {
+        for colormap in Colormap::ALL {
+            let table = colormap.lookup_table();
+            assert_eq!(table.len(), 256 * 4, "{colormap:?}");
+            let mut previous = -1.0;
+            for i in 0..256 {
+                let rgb = colormap.color(i as f32 / 255.0);
+                assert_eq!(&table[i * 4..i * 4 + 3], &rgb, "{colormap:?} entry {i}");
+                assert_eq!(table[i * 4 + 3], 255);
+                let l = lightness(rgb);
+                assert!(l >= previous - 0.5, "{colormap:?} darkens at {i}");
+                previous = l;
+            }
+            assert!(lightness(colormap.color(1.0)) - lightness(colormap.color(0.0)) > 150.0);
+        }
+        assert_eq!(Colormap::Viridis.color(0.0), [68, 1, 84]);
+        assert_eq!(Colormap::Gray.color(0.5), [128, 128, 128]);
+        assert_eq!(
+            heatmap_rgba_in(Colormap::Viridis, &[2.0], 2.0)[..3],
+            Colormap::Viridis.color(1.0)
+        );
     }
 
     #[test]

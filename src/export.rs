@@ -144,6 +144,13 @@ pub struct ImageReport {
     pub reconstruction: Vec<f32>,
     /// `size × size` absolute residual.
     pub residual: Vec<f32>,
+    /// z = E(x).
+    pub latent: Vec<f32>,
+    /// ẑ = E′(x̂).
+    pub reconstructed_latent: Vec<f32>,
+    /// z on the model's three principal axes of healthy validation latents (`latent_views`),
+    /// where model.json has them: the image's place in the latent explorer.
+    pub latent_xyz: Option<[f32; 3]>,
 }
 
 /// A loaded export, ready to score preprocessed images (BatchNorm in inference mode).
@@ -224,15 +231,30 @@ impl ScoringModel {
 
     /// Scores one preprocessed image and returns everything the viewer shows.
     pub fn report(&self, input: &[f32]) -> Result<ImageReport> {
-        Ok(self.to_report(input, self.detailed(input)?.read()))
+        self.check_one(input)?;
+        Ok(self.reports(input, self.detailed(input)?.read()).remove(0))
     }
 
     /// [`report`](Self::report) for devices that only read back asynchronously (WebGPU).
     pub async fn report_async(&self, input: &[f32]) -> Result<ImageReport> {
-        Ok(self.to_report(input, self.detailed(input)?.read_async().await?))
+        self.check_one(input)?;
+        Ok(self
+            .reports(input, self.detailed(input)?.read_async().await?)
+            .remove(0))
     }
 
-    fn detailed(&self, input: &[f32]) -> Result<DetailedTensors> {
+    /// Reports for a batch of preprocessed images (`n × channels × size × size`, flattened) in
+    /// one pass and one read-back: a volume's slices score far faster so than one by one.
+    pub fn report_batch(&self, inputs: &[f32]) -> Result<Vec<ImageReport>> {
+        Ok(self.reports(inputs, self.detailed(inputs)?.read()))
+    }
+
+    /// [`report_batch`](Self::report_batch) for devices that only read back asynchronously.
+    pub async fn report_batch_async(&self, inputs: &[f32]) -> Result<Vec<ImageReport>> {
+        Ok(self.reports(inputs, self.detailed(inputs)?.read_async().await?))
+    }
+
+    fn check_one(&self, input: &[f32]) -> Result<()> {
         if input.len() != self.config().pixels() {
             return Err(LranError::data(
                 "input",
@@ -243,22 +265,41 @@ impl ScoringModel {
                 ),
             ));
         }
-        Ok(DetailedTensors::new(&self.generator, self.batch(input)?))
+        Ok(())
     }
 
-    fn to_report(&self, input: &[f32], detailed: DetailedScores) -> ImageReport {
+    fn detailed(&self, inputs: &[f32]) -> Result<DetailedTensors> {
+        Ok(DetailedTensors::new(&self.generator, self.batch(inputs)?))
+    }
+
+    fn reports(&self, inputs: &[f32], detailed: DetailedScores) -> Vec<ImageReport> {
         let calibration = &self.card.calibration.latent;
-        let latent_score = detailed.scores.latent[0];
-        ImageReport {
-            latent_score,
-            pixel_score: detailed.scores.pixel[0],
-            normalised_score: calibration.normalise(latent_score),
-            healthy_percentile: calibration.percentile_rank(latent_score),
-            threshold: calibration.threshold,
-            anomalous: calibration.is_anomalous(latent_score),
-            input: input.to_vec(),
-            reconstruction: floats(detailed.reconstruction),
-            residual: floats(detailed.residual),
-        }
+        let config = self.config();
+        let (pixels, plane) = (config.pixels(), config.image_size * config.image_size);
+        let reconstruction = floats(detailed.reconstruction);
+        let residual = floats(detailed.residual);
+        let latent = floats(detailed.latent);
+        let reconstructed_latent = floats(detailed.reconstructed_latent);
+        let dim = config.latent_dim;
+        (0..detailed.scores.len())
+            .map(|i| {
+                let latent_score = detailed.scores.latent[i];
+                let z = latent[i * dim..(i + 1) * dim].to_vec();
+                ImageReport {
+                    latent_score,
+                    pixel_score: detailed.scores.pixel[i],
+                    normalised_score: calibration.normalise(latent_score),
+                    healthy_percentile: calibration.percentile_rank(latent_score),
+                    threshold: calibration.threshold,
+                    anomalous: calibration.is_anomalous(latent_score),
+                    input: inputs[i * pixels..(i + 1) * pixels].to_vec(),
+                    reconstruction: reconstruction[i * pixels..(i + 1) * pixels].to_vec(),
+                    residual: residual[i * plane..(i + 1) * plane].to_vec(),
+                    latent_xyz: self.card.latent_views.as_ref().map(|v| v.project(&z)),
+                    latent: z,
+                    reconstructed_latent: reconstructed_latent[i * dim..(i + 1) * dim].to_vec(),
+                }
+            })
+            .collect()
     }
 }

@@ -127,9 +127,36 @@ pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
         .map_err(|e| LranError::data(name, format!("cannot decode image: {e}")))
 }
 
-/// A decoded image → model input. One-channel models see luminance; multi-channel models see
-/// the image's first channels (RGB(A)), or luminance repeated when the image is gray.
+/// Largest mean spread between an image's colour channels (0–255 levels, per pixel the
+/// largest minus the smallest channel) that a one-channel model still takes as gray: JPEG's
+/// chroma noise on a gray picture stays well below it, a colour photograph does not.
+pub const MAX_GRAY_CHANNEL_SPREAD: f64 = 8.0;
+
+/// A decoded image → model input. One-channel models see luminance and refuse colour images
+/// (their luminance would be a different picture from anything they were trained on);
+/// multi-channel models see the image's first channels (RGB(A)), or luminance repeated when
+/// the image is gray.
 pub fn image_to_input(image: &DynamicImage, config: &ModelConfig) -> Result<Vec<f32>> {
+    if config.channels == 1 && image.color().has_color() {
+        let rgb = image.to_rgb8();
+        let pixels = (rgb.width() as f64 * rgb.height() as f64).max(1.0);
+        let spread = rgb
+            .pixels()
+            .map(|p| {
+                let [r, g, b] = p.0;
+                (r.max(g).max(b) - r.min(g).min(b)) as f64
+            })
+            .sum::<f64>()
+            / pixels;
+        if spread > MAX_GRAY_CHANNEL_SPREAD {
+            return Err(LranError::data(
+                "image",
+                format!(
+                    "a colour image (its channels differ by {spread:.0} levels on average): this model takes one gray channel (MRI slices, digits); convert it to grayscale first"
+                ),
+            ));
+        }
+    }
     if config.channels == 1 || !image.color().has_color() {
         let gray = image.to_luma8();
         return gray_to_input(
@@ -163,6 +190,31 @@ mod tests {
         for v in [0u8, 1, 77, 128, 254, 255] {
             assert_eq!(model_to_intensity(intensity_to_model(v)), v);
         }
+    }
+
+    #[test]
+    fn one_channel_models_refuse_colour_images_but_take_gray_stored_as_rgb() {
+        let config = ModelConfig {
+            image_size: 8,
+            channels: 1,
+            latent_dim: 4,
+            base_width: 4,
+        };
+        let gray_as_rgb = DynamicImage::ImageRgb8(image::RgbImage::from_fn(8, 8, |x, y| {
+            let v = (x * 30 + y) as u8;
+            image::Rgb([v, v.saturating_add(2), v])
+        }));
+        assert!(image_to_input(&gray_as_rgb, &config).is_ok());
+        let colour = DynamicImage::ImageRgb8(image::RgbImage::from_fn(8, 8, |x, _| {
+            image::Rgb([200, (x * 20) as u8, 30])
+        }));
+        let message = image_to_input(&colour, &config).unwrap_err().to_string();
+        assert!(message.contains("colour image"), "{message}");
+        let three = ModelConfig {
+            channels: 3,
+            ..config
+        };
+        assert!(image_to_input(&colour, &three).is_ok());
     }
 
     #[test]

@@ -75,10 +75,14 @@ fn scores_of(output: GeneratorOutput, images: Tensor<4>) -> Scores {
     }
 }
 
-/// Everything a viewer needs for one batch: scores, reconstructions and residual maps.
+/// Everything a viewer needs for one batch: scores, latents, reconstructions and residual maps.
 #[derive(Debug, Clone)]
 pub struct DetailedScores {
     pub scores: Scores,
+    /// z = E(x), `[batch, latent]`.
+    pub latent: TensorData,
+    /// ẑ = E′(x̂), `[batch, latent]`.
+    pub reconstructed_latent: TensorData,
     /// `[batch, channels, size, size]`, values in [−1, 1].
     pub reconstruction: TensorData,
     /// `[batch, size, size]`, absolute residual in model units (the input spans 2).
@@ -86,12 +90,19 @@ pub struct DetailedScores {
 }
 
 /// The tensors behind [`DetailedScores`], before they are read back: synchronously natively,
-/// asynchronously where the device demands it (WebGPU in a browser). Scores, reconstructions
-/// and residual maps are concatenated on the device so that one read-back — one round trip to
-/// the GPU, which dominates the time of a small model — fetches them all.
+/// asynchronously where the device demands it (WebGPU in a browser). Scores, latents,
+/// reconstructions and residual maps are concatenated on the device so that one read-back — one
+/// round trip to the GPU, which dominates the time of a small model — fetches them all.
 pub struct DetailedTensors {
     packed: Tensor<1>,
+    layout: Layout,
+}
+
+/// Sizes of the parts packed in a [`DetailedTensors`].
+#[derive(Debug, Clone, Copy)]
+struct Layout {
     batch: usize,
+    latent: usize,
     channels: usize,
     size: usize,
 }
@@ -100,13 +111,16 @@ impl DetailedTensors {
     pub fn new(generator: &Generator, images: Tensor<4>) -> Self {
         let [batch, channels, size, _] = images.dims();
         let output = inference_pass(generator, images.clone());
-        let latent = latent_score(output.latent, output.reconstructed_latent);
+        let [_, latent_dim] = output.latent.dims();
+        let latent = latent_score(output.latent.clone(), output.reconstructed_latent.clone());
         let pixel = pixel_score(images.clone(), output.reconstruction.clone());
         let residual = residual_map(images, output.reconstruction.clone());
         let packed = Tensor::cat(
             vec![
                 latent,
                 pixel,
+                output.latent.reshape([batch * latent_dim]),
+                output.reconstructed_latent.reshape([batch * latent_dim]),
                 output
                     .reconstruction
                     .reshape([batch * channels * size * size]),
@@ -116,36 +130,49 @@ impl DetailedTensors {
         );
         Self {
             packed,
-            batch,
-            channels,
-            size,
+            layout: Layout {
+                batch,
+                latent: latent_dim,
+                channels,
+                size,
+            },
         }
     }
 
     pub fn read(self) -> DetailedScores {
-        let (packed, layout) = (self.packed, (self.batch, self.channels, self.size));
-        unpack(floats(packed.into_data()), layout)
+        unpack(floats(self.packed.into_data()), self.layout)
     }
 
     pub async fn read_async(self) -> crate::Result<DetailedScores> {
-        let (packed, layout) = (self.packed, (self.batch, self.channels, self.size));
-        let data = packed.into_data_async().await.map_err(|e| {
+        let data = self.packed.into_data_async().await.map_err(|e| {
             crate::LranError::model("device", format!("cannot read results back: {e:?}"))
         })?;
-        Ok(unpack(floats(data), layout))
+        Ok(unpack(floats(data), self.layout))
     }
 }
 
 /// Splits the packed read-back of [`DetailedTensors`] into its parts.
-fn unpack(mut values: Vec<f32>, (batch, channels, size): (usize, usize, usize)) -> DetailedScores {
-    let residual = values.split_off(2 * batch + batch * channels * size * size);
-    let reconstruction = values.split_off(2 * batch);
+fn unpack(mut values: Vec<f32>, layout: Layout) -> DetailedScores {
+    let Layout {
+        batch,
+        latent,
+        channels,
+        size,
+    } = layout;
+    let image = batch * channels * size * size;
+    let latents = batch * latent;
+    let residual = values.split_off(2 * batch + 2 * latents + image);
+    let reconstruction = values.split_off(2 * batch + 2 * latents);
+    let reconstructed_latent = values.split_off(2 * batch + latents);
+    let z = values.split_off(2 * batch);
     let pixel = values.split_off(batch);
     DetailedScores {
         scores: Scores {
             latent: values,
             pixel,
         },
+        latent: TensorData::new(z, [batch, latent]),
+        reconstructed_latent: TensorData::new(reconstructed_latent, [batch, latent]),
         reconstruction: TensorData::new(reconstruction, [batch, channels, size, size]),
         residual: TensorData::new(residual, [batch, size, size]),
     }

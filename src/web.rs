@@ -1,7 +1,8 @@
-//! Browser bindings (wasm32 only): load an exported model from fetched bytes and score an
-//! uploaded image. Everything else — the model, preprocessing, scoring, colour maps — is the same
-//! code the trainer and the tests run natively; this module only translates to and from
-//! JavaScript.
+//! Browser bindings (wasm32 only): load an exported model from fetched bytes, score uploaded
+//! images, and slice and score uploaded NIfTI volumes. Everything else — the model, the NIfTI
+//! reader and slice pipeline, scoring, colour maps — is the same code the trainer and the tests
+//! run natively; this module only translates to and from JavaScript. The page runs it in a Web
+//! Worker (www/worker.js), so scoring never blocks the page.
 //!
 //! The page loads one of two builds of this crate: with the `webgpu` feature it scores on
 //! WebGPU (falling back to its own CPU backend if the adapter cannot be used), without it on
@@ -10,8 +11,10 @@
 use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 
-use crate::colormap::{HEATMAP_MAX, heatmap_rgba, image_rgba};
-use crate::export::{ModelCard, ScoringModel};
+use crate::colormap::{Colormap, HEATMAP_MAX, heatmap_rgba, image_rgba};
+use crate::data::brain::{SlicedCase, slice_upload};
+use crate::error::LranError;
+use crate::export::{ImageReport, ModelCard, ScoringModel};
 use crate::preprocess::{decode_image, image_to_input};
 
 unsafe extern "C" {
@@ -33,6 +36,14 @@ pub fn start() {
 
 fn js_error(error: impl std::fmt::Display) -> JsError {
     JsError::new(&error.to_string())
+}
+
+/// A value as a plain JS object tree (maps, such as flattened structs, as objects rather
+/// than `Map`s; byte fields as `Uint8Array`).
+fn to_js_value(value: &impl serde::Serialize) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+        .map_err(js_error)
 }
 
 /// A loaded model and the device it runs on.
@@ -90,7 +101,7 @@ impl Scorer {
     /// The model description (`model.json`) as a JS object.
     #[wasm_bindgen(getter)]
     pub fn card(&self) -> Result<JsValue, JsError> {
-        serde_wasm_bindgen::to_value(&self.model.card).map_err(js_error)
+        to_js_value(&self.model.card)
     }
 
     /// Scores one mid-gray image and discards the result: the first pass compiles the GPU
@@ -105,12 +116,125 @@ impl Scorer {
     }
 
     /// Scores PNG or JPEG bytes: latent and pixel scores, normalised score, percentile among
-    /// healthy validation images, verdict, the model's input, reconstruction and residual map.
+    /// healthy validation images, verdict, the model's input, reconstruction and residual map,
+    /// z, ẑ and z's place in the latent explorer; the input and reconstruction also as RGBA.
     pub async fn score_image(&self, name: String, bytes: Vec<u8>) -> Result<JsValue, JsError> {
         let image = decode_image(&name, &bytes).map_err(js_error)?;
         let input = image_to_input(&image, self.model.config()).map_err(js_error)?;
         let report = self.model.report_async(&input).await.map_err(js_error)?;
-        serde_wasm_bindgen::to_value(&report).map_err(js_error)
+        self.to_js(vec![report])
+    }
+
+    /// Reads and slices a NIfTI volume (`.nii` or `.nii.gz` bytes) as the model's training
+    /// sliced its data. Only brain models take volumes.
+    pub fn open_volume(&self, name: String, bytes: Vec<u8>) -> Result<UploadedVolume, JsError> {
+        let Some(input) = &self.model.card.brain_input else {
+            return Err(js_error(LranError::data(
+                &name,
+                format!(
+                    "{} is not a brain model: NIfTI volumes need a model trained on brain MRI (pick one in the model list)",
+                    self.model.card.name
+                ),
+            )));
+        };
+        let sliced = slice_upload(&name, &bytes, input).map_err(js_error)?;
+        Ok(UploadedVolume { sliced })
+    }
+
+    /// Scores the volume's kept slices `start .. start + count` in one batch; returns their
+    /// reports (as [`score_image`](Self::score_image)), each with its axial index.
+    pub async fn score_slices(
+        &self,
+        volume: &UploadedVolume,
+        start: usize,
+        count: usize,
+    ) -> Result<JsValue, JsError> {
+        let slices = &volume.sliced.slices;
+        let end = start.saturating_add(count).min(slices.len());
+        if start >= end {
+            return Err(JsError::new(&format!(
+                "slices {start}..{end} are outside the volume's {} kept slices",
+                slices.len()
+            )));
+        }
+        let inputs: Vec<f32> = slices[start..end]
+            .iter()
+            .flat_map(|s| s.input.iter().copied())
+            .collect();
+        let reports = self
+            .model
+            .report_batch_async(&inputs)
+            .await
+            .map_err(js_error)?;
+        self.to_js(reports)
+    }
+
+    /// Reports as JS objects, with the input and reconstruction rendered to RGBA here (the
+    /// same gray mapping as everywhere else in lran).
+    fn to_js(&self, reports: Vec<ImageReport>) -> Result<JsValue, JsError> {
+        let config = self.model.config();
+        let rendered: Vec<RenderedReport> = reports
+            .into_iter()
+            .map(|report| -> Result<RenderedReport, JsError> {
+                Ok(RenderedReport {
+                    input_rgba: image_rgba(&report.input, config.channels, config.image_size)
+                        .map_err(js_error)?,
+                    reconstruction_rgba: image_rgba(
+                        &report.reconstruction,
+                        config.channels,
+                        config.image_size,
+                    )
+                    .map_err(js_error)?,
+                    report,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        to_js_value(&rendered)
+    }
+}
+
+/// A report plus its images as RGBA bytes for an `ImageData`.
+#[derive(serde::Serialize)]
+struct RenderedReport {
+    #[serde(flatten)]
+    report: ImageReport,
+    #[serde(with = "serde_bytes_as_array")]
+    input_rgba: Vec<u8>,
+    #[serde(with = "serde_bytes_as_array")]
+    reconstruction_rgba: Vec<u8>,
+}
+
+/// RGBA bytes cross to JS as a `Uint8Array`, not as an array of numbers.
+mod serde_bytes_as_array {
+    pub fn serialize<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+}
+
+/// An uploaded volume cut into the model's slices, kept in the worker between calls.
+#[wasm_bindgen]
+pub struct UploadedVolume {
+    sliced: SlicedCase,
+}
+
+#[wasm_bindgen]
+impl UploadedVolume {
+    /// Kept slices (the ones with enough brain), the ones that are scored.
+    #[wasm_bindgen(getter)]
+    pub fn slice_count(&self) -> usize {
+        self.sliced.slices.len()
+    }
+
+    /// Axial slices in the volume.
+    #[wasm_bindgen(getter)]
+    pub fn total_slices(&self) -> usize {
+        self.sliced.total_slices
+    }
+
+    /// The axial index (inferior → superior, 0-based) of each kept slice.
+    #[wasm_bindgen(getter)]
+    pub fn axial_indices(&self) -> Vec<u32> {
+        self.sliced.slices.iter().map(|s| s.index as u32).collect()
     }
 }
 
@@ -150,6 +274,26 @@ pub fn render_image(values: Vec<f32>, channels: usize, size: usize) -> Result<Ve
 #[wasm_bindgen]
 pub fn render_heatmap(values: Vec<f32>) -> Vec<u8> {
     heatmap_rgba(&values, HEATMAP_MAX)
+}
+
+/// The heat maps on offer: `[{ name, table }]`, each table 256 RGBA entries for residuals
+/// 0 … [`heatmap_max`], so the page recolours and blends overlays without a call per change.
+#[wasm_bindgen]
+pub fn colormaps() -> Result<JsValue, JsError> {
+    #[derive(serde::Serialize)]
+    struct Table {
+        name: &'static str,
+        #[serde(with = "serde_bytes_as_array")]
+        table: Vec<u8>,
+    }
+    let tables: Vec<Table> = Colormap::ALL
+        .iter()
+        .map(|&c| Table {
+            name: c.name(),
+            table: c.lookup_table(),
+        })
+        .collect();
+    to_js_value(&tables)
 }
 
 /// The residual drawn at full heat (the legend's top value).

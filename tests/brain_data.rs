@@ -8,9 +8,10 @@
 use std::path::{Path, PathBuf};
 
 use lran::data::brain::{
-    BrainCase, MaskRule, SliceConfig, SliceLabel, slice_case, tumour_voxels_per_slice,
+    BrainCase, BrainInput, MaskRule, SliceConfig, SliceLabel, slice_case, slice_upload,
+    tumour_voxels_per_slice,
 };
-use lran::data::nifti::{VolumeChoice, read_nifti};
+use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
 use lran::data::volume::Volume;
 
 fn brain_data() -> Option<PathBuf> {
@@ -274,4 +275,60 @@ fn every_healthy_volume_gives_brain_slices() {
                 .all(|s| s.label == SliceLabel::Unlabelled)
         );
     }
+}
+
+/// The page's path for an uploaded volume gives exactly the slices the evaluator scores for the
+/// same scan (same indices, same pixels), and refuses what a brain model cannot score, by name.
+#[test]
+fn an_uploaded_volume_slices_as_the_evaluator_slices_it() {
+    let Some(dir) = brain_data() else { return };
+    let bytes = std::fs::read(dir.join(format!("{TCGA}/t1.nii.gz"))).unwrap();
+    let input = BrainInput {
+        modalities: vec!["t1".into()],
+        slices: SliceConfig::new(64),
+        mask_rule: None,
+    };
+    let uploaded = slice_upload("t1.nii.gz", &bytes, &input).unwrap();
+    let case = BrainCase {
+        name: "TCGA-DU-7294".into(),
+        modalities: vec![read(&dir, &format!("{TCGA}/t1.nii.gz"))],
+        mask: None,
+        segmentation: Some(read(&dir, &format!("{TCGA}/seg.nii.gz"))),
+    };
+    let evaluated = slice_case(&case, MaskRule::NonZero, &SliceConfig::new(64)).unwrap();
+    assert_eq!(uploaded.slices.len(), evaluated.slices.len());
+    assert_eq!(uploaded.total_slices, 155);
+    for (a, b) in uploaded.slices.iter().zip(&evaluated.slices) {
+        assert_eq!(a.index, b.index);
+        assert_eq!(a.input, b.input, "slice {}", a.index);
+        assert_eq!(a.label, SliceLabel::Unlabelled);
+    }
+
+    let refused = |name: &str, bytes: &[u8], input: &BrainInput| -> String {
+        let message = slice_upload(name, bytes, input).unwrap_err().to_string();
+        assert!(message.contains(name), "{message}");
+        message
+    };
+    let two = BrainInput {
+        modalities: vec!["t1".into(), "t2".into()],
+        ..input.clone()
+    };
+    assert!(refused("t1.nii.gz", &bytes, &two).contains("2 contrasts"));
+    // An image stored as NIfTI: one axial slice.
+    let flat = encode_nifti(&NiftiSpec::ras([64, 64, 1], 16), &vec![1.0; 64 * 64]);
+    assert!(refused("flat.nii", &flat, &input).contains("not a brain volume"));
+    // No background: every voxel non-zero.
+    let noise: Vec<f64> = (0..32 * 32 * 32).map(|i| 1.0 + (i % 7) as f64).collect();
+    let cube = gzip(&encode_nifti(&NiftiSpec::ras([32, 32, 32], 16), &noise));
+    assert!(refused("cube.nii.gz", &cube, &input).contains("no background"));
+    // A 4D series of two volumes.
+    let series = NiftiSpec {
+        dims: vec![16, 16, 16, 2],
+        ..NiftiSpec::ras([16, 16, 16], 16)
+    };
+    let four_d = encode_nifti(&series, &vec![1.0; 16 * 16 * 16 * 2]);
+    assert!(refused("series.nii", &four_d, &input).contains("4D"));
+    // Cut short and empty.
+    assert!(refused("cut.nii.gz", &bytes[..bytes.len() / 3], &input).contains("ends early"));
+    assert!(refused("empty.nii", &[], &input).contains("empty"));
 }

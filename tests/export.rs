@@ -94,6 +94,37 @@ fn an_exported_model_scores_exactly_as_the_trainer() {
     }
     let mean_residual = report.residual.iter().sum::<f32>() / report.residual.len() as f32;
     assert!((mean_residual - report.pixel_score).abs() <= 1e-5);
+    // z and ẑ are the latents the score came from: their mean squared difference is the score.
+    let dim = loaded.config().latent_dim;
+    assert_eq!(report.latent.len(), dim);
+    assert_eq!(report.reconstructed_latent.len(), dim);
+    let from_latents = report
+        .latent
+        .iter()
+        .zip(&report.reconstructed_latent)
+        .map(|(z, r)| (z - r).powi(2))
+        .sum::<f32>()
+        / dim as f32;
+    assert!((from_latents - report.latent_score).abs() <= 1e-5 * report.latent_score.max(1e-3));
+    assert_eq!(report.latent_xyz, None, "this card has no latent views");
+    // A batch of reports (the page's volume path) equals the reports one by one.
+    let batch = loaded.report_batch(&test.data[..5 * 32 * 32]).unwrap();
+    assert_eq!(batch.len(), 5);
+    for (i, batched) in batch.iter().enumerate() {
+        let single = loaded.report(test.image(i)).unwrap();
+        assert!(
+            (batched.latent_score - single.latent_score).abs()
+                <= 1e-5 * single.latent_score.max(1e-3),
+            "image {i}"
+        );
+        assert_eq!(batched.input, single.input, "image {i}");
+        for (a, b) in batched.residual.iter().zip(&single.residual) {
+            assert!((a - b).abs() <= 1e-5, "image {i}");
+        }
+        for (a, b) in batched.latent.iter().zip(&single.latent) {
+            assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "image {i}");
+        }
+    }
     // Trainer-side scoring through the shared helper matches too.
     let again = score_set(
         &trainer.generator,

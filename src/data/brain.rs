@@ -152,6 +152,78 @@ impl SlicedCase {
     }
 }
 
+/// Fewest axial slices an uploaded volume may have: fewer is an image or a thin slab, not a
+/// brain volume.
+pub const MIN_UPLOAD_SLICES: usize = 8;
+
+/// Largest fraction of an upload's voxels that may be non-zero when its brain is told from the
+/// background by non-zero voxels: above it there is no background to tell (not a skull-stripped
+/// scan, or not an MRI at all), and every voxel would count as brain.
+pub const MAX_NONZERO_FRACTION: f64 = 0.95;
+
+/// Slices a NIfTI volume a visitor uploads as the model's training sliced its data (`input`, from
+/// its model.json). Uploads have no mask or segmentation: the brain is told from the background
+/// by the rule training forced, or else by non-zero voxels (what the trainer does for scans
+/// without a mask file). Refuses, naming the file, what a brain model cannot score: a model of
+/// several contrasts, 4D series, images or thin slabs, volumes without a background, volumes
+/// without a slice holding enough brain.
+pub fn slice_upload(name: &str, bytes: &[u8], input: &BrainInput) -> Result<SlicedCase> {
+    if input.modalities.len() != 1 {
+        return Err(LranError::data(
+            name,
+            format!(
+                "this model takes {} contrasts as channels ({}); one uploaded volume holds one",
+                input.modalities.len(),
+                input.modalities.join(", ")
+            ),
+        ));
+    }
+    let volume =
+        crate::data::nifti::read_nifti(name, bytes, crate::data::nifti::VolumeChoice::OnlyVolume)?;
+    let [nx, ny, nz] = volume.dims;
+    if volume.axial_count() < MIN_UPLOAD_SLICES {
+        return Err(LranError::data(
+            name,
+            format!(
+                "{nx}×{ny}×{nz} voxels: {} axial slice(s) is an image, not a brain volume (at least {MIN_UPLOAD_SLICES} needed)",
+                volume.axial_count()
+            ),
+        ));
+    }
+    let rule = input.mask_rule.unwrap_or(MaskRule::NonZero);
+    if matches!(rule, MaskRule::NonZero | MaskRule::Given) {
+        let nonzero = volume.data.iter().filter(|&&v| v != 0.0).count();
+        if nonzero as f64 > MAX_NONZERO_FRACTION * volume.voxels() as f64 {
+            return Err(LranError::data(
+                name,
+                format!(
+                    "{:.0} % of the voxels are non-zero: there is no background to tell the brain from (this model needs a skull-stripped brain MRI with a zero background)",
+                    100.0 * nonzero as f64 / volume.voxels() as f64
+                ),
+            ));
+        }
+    }
+    let case = BrainCase {
+        name: name.to_string(),
+        modalities: vec![volume],
+        mask: None,
+        segmentation: None,
+    };
+    let rule = if rule == MaskRule::Given {
+        MaskRule::NonZero
+    } else {
+        rule
+    };
+    let sliced = slice_case(&case, rule, &input.slices)?;
+    if sliced.slices.is_empty() {
+        return Err(LranError::data(
+            name,
+            "no axial slice holds enough brain to score (is this a brain MRI?)",
+        ));
+    }
+    Ok(sliced)
+}
+
 /// Cuts a case into labelled model-sized slices.
 pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Result<SlicedCase> {
     config.validate()?;

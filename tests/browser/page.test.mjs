@@ -2,29 +2,37 @@
 // what the page showed to a JSON file; xtask/tests/browser.rs prepares the fixtures, serves the
 // site, runs this and compares the page's scores with the native scorer's.
 //
-//   node page.test.mjs <site url> <fixtures dir> <output json>
+//   node page.test.mjs <site url> <fixtures dir> <output json> [screenshots dir]
 //
-// fixtures.json: { "good": [file, …], "bad": [{ "file", "expect" }, …] }
+// fixtures.json (written by browser.rs):
+//   mnistModel, brainModel: model names
+//   good: [file], bad: [{ file, expect }]         images for the MNIST model
+//   volume: { file, sliceCount, tumour: [axial], native: { latent_score: [axial], pixel_score: [axial] } }
+//           (native: every kept slice from the most to the least anomalous, by each score)
+//   badVolumes: [{ file, expect }]                 NIfTI files the brain model must refuse
+//   many: { files: [file], bad: [{ file, expect }] } one drop of twenty files
 
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 
-const [siteUrl, fixturesDir, outPath] = process.argv.slice(2);
+const [siteUrl, fixturesDir, outPath, screenshotsDir] = process.argv.slice(2);
 if (!outPath) {
-  console.error('usage: node page.test.mjs <site url> <fixtures dir> <output json>');
+  console.error('usage: node page.test.mjs <site url> <fixtures dir> <output json> [screenshots dir]');
   process.exit(2);
 }
 const fixtures = JSON.parse(await readFile(join(fixturesDir, 'fixtures.json'), 'utf8'));
 const requireWebGpu = process.env.LRAN_BROWSER_ALLOW_NO_WEBGPU !== '1';
-const TIMEOUT = 180_000;
+const TIMEOUT = 300_000;
+const fixture = (file) => (isAbsolute(file) ? file : join(fixturesDir, file));
 
 const userDataDir = await mkdtemp(join(tmpdir(), 'lran-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
   headless: true,
+  viewport: { width: 1280, height: 800 },
   args: [
     '--no-sandbox',
     '--disable-background-networking',
@@ -35,45 +43,64 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 });
 context.setDefaultTimeout(TIMEOUT);
 
-const output = { pages: {}, errors: [] };
+const output = { pages: {}, volumes: {}, errors: [] };
 const problems = [];
+
+function check(condition, text) {
+  if (!condition) problems.push(text);
+}
 
 async function openPage(query, setup) {
   const page = await context.newPage();
   const log = [];
+  const requests = [];
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  page.on('request', (r) => requests.push(r.url()));
   if (setup) await setup(page);
   await page.goto(`${siteUrl}${query}`);
   await page.waitForFunction(() => ['loaded', 'failed'].includes(document.body.dataset.model));
-  return { page, log };
+  return { page, log, requests };
+}
+
+async function state(page) {
+  return page.evaluate(() => ({
+    model: document.body.dataset.model,
+    scope: document.body.dataset.scope ?? null,
+    backend: document.getElementById('status').dataset.backend ?? null,
+    status: document.getElementById('status').textContent,
+    error: document.getElementById('error').hidden ? null : document.getElementById('error').textContent,
+    build: document.getElementById('build-facts').textContent,
+  }));
 }
 
 async function attempts(page) {
   return Number(await page.evaluate(() => document.body.dataset.attempts ?? 0));
 }
 
-/** Gives the page one file and waits until it has finished with it (scored or refused). */
-async function upload(page, file) {
+/** Gives the page files and waits until it has finished with each (scored or refused). */
+async function upload(page, files) {
+  const list = Array.isArray(files) ? files : [files];
   const before = await attempts(page);
-  await page.setInputFiles('#file-input', join(fixturesDir, file));
-  await page.waitForFunction((n) => Number(document.body.dataset.attempts ?? 0) > n, before);
+  await page.setInputFiles('#file-input', list.map(fixture));
+  await page.waitForFunction((n) => Number(document.body.dataset.attempts ?? 0) >= n, before + list.length);
 }
 
 async function shown(page) {
   return page.evaluate(() => {
-    const result = document.getElementById('result');
-    const error = document.getElementById('error');
-    const canvas = document.getElementById('residual-canvas');
-    let distinctColours = 0;
-    if (canvas.width > 0) {
+    const distinct = (id) => {
+      const canvas = document.getElementById(id);
+      if (!canvas || canvas.width === 0) return 0;
       const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
       const colours = new Set();
       for (let i = 0; i < data.length; i += 4) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-      distinctColours = colours.size;
-    }
+      return colours.size;
+    };
+    const result = document.getElementById('result');
+    const error = document.getElementById('error');
     return {
       file: result.dataset.file ?? null,
+      slice: result.dataset.slice ?? null,
       latent: Number(result.dataset.latentScore),
       pixel: Number(result.dataset.pixelScore),
       verdict: result.dataset.verdict ?? null,
@@ -83,13 +110,12 @@ async function shown(page) {
       backend: result.dataset.backend ?? null,
       resultVisible: !result.hidden,
       error: error.hidden ? null : error.textContent,
-      heatmapColours: distinctColours,
+      overlayColours: distinct('overlay-canvas'),
+      scatterColours: distinct('scatter'),
+      barColours: distinct('latent-bars'),
+      log: Array.from(document.querySelectorAll('#file-log li')).map((li) => ({ text: li.textContent, kind: li.className })),
     };
   });
-}
-
-function check(condition, text) {
-  if (!condition) problems.push(text);
 }
 
 async function scoreGood(page, label) {
@@ -97,12 +123,12 @@ async function scoreGood(page, label) {
   for (const file of fixtures.good) {
     await upload(page, file);
     const s = await shown(page);
-    check(s.file === file, `${label}: ${file} did not become the shown result (${JSON.stringify(s)})`);
+    check(s.file === file, `${label}: ${file} did not become the shown result (${JSON.stringify(s.file)})`);
     check(s.error === null, `${label}: ${file} showed an error: ${s.error}`);
     check(Number.isFinite(s.latent) && s.latent > 0, `${label}: ${file} latent score ${s.latent}`);
     check(s.latentText.length > 0 && s.verdictText.length > 0, `${label}: ${file} shows no score or verdict`);
-    check(s.heatmapColours > 1, `${label}: ${file} heat map is blank (${s.heatmapColours} colours)`);
-    scored.push(s);
+    check(s.overlayColours > 1, `${label}: ${file} overlay is blank (${s.overlayColours} colours)`);
+    scored.push({ file: s.file, latent: s.latent, pixel: s.pixel, verdict: s.verdict, ms: s.ms });
   }
   // A second pass over the same files times warm scoring (kernels compiled, caches filled).
   const warm = [];
@@ -113,58 +139,179 @@ async function scoreGood(page, label) {
   return { scored, warm_ms: warm };
 }
 
-async function badThenGood(page, label) {
+async function refusedOneByOne(page, label, cases, good) {
   const refused = [];
-  for (const bad of fixtures.bad) {
+  for (const bad of cases) {
     await upload(page, bad.file);
     const s = await shown(page);
     check(s.error !== null && s.error.includes(bad.file) && s.error.includes(bad.expect),
       `${label}: ${bad.file} should show an error naming it and “${bad.expect}”, showed ${JSON.stringify(s.error)}`);
     refused.push({ file: bad.file, error: s.error });
-    // The app keeps working: a good image still scores right after.
-    const good = fixtures.good[0];
+    // The app keeps working: a good file still scores right after.
     await upload(page, good);
     const after = await shown(page);
-    check(after.file === good && after.error === null && after.latent > 0,
-      `${label}: after ${bad.file}, ${good} did not score (${JSON.stringify(after)})`);
+    check(after.error === null && after.latent > 0,
+      `${label}: after ${bad.file}, ${good} did not score (${JSON.stringify(after.error)})`);
   }
   return refused;
 }
 
 async function scoreSample(page, label) {
   const before = await attempts(page);
-  const button = page.locator('#sample-list button').first();
-  await button.click();
+  await page.locator('#sample-list button').first().click();
   await page.waitForFunction((n) => Number(document.body.dataset.attempts ?? 0) > n, before);
   const s = await shown(page);
-  check(s.error === null && (s.file ?? '').endsWith('.png'), `${label}: the first sample did not score (${JSON.stringify(s)})`);
+  check(s.error === null && (s.file ?? '').endsWith('.png'), `${label}: the first sample did not score (${JSON.stringify(s.error)})`);
   return s.file;
 }
 
+async function volumeState(page) {
+  return page.evaluate(() => {
+    const volume = document.getElementById('volume');
+    const scatter = document.getElementById('scatter');
+    const plot = document.getElementById('score-plot');
+    return {
+      visible: !volume.hidden,
+      sliceCount: Number(volume.dataset.sliceCount),
+      scored: Number(volume.dataset.scored),
+      ranking: (volume.dataset.ranking ?? '').split(',').filter(Boolean).map(Number),
+      plotPoints: Number(plot.dataset.points ?? 0),
+      scatterPoints: Number(scatter.dataset.points ?? 0),
+      scatterUploads: Number(scatter.dataset.uploads ?? 0),
+      rankingButtons: document.querySelectorAll('#ranking button').length,
+      ms: Number(document.body.dataset.volumeMs),
+    };
+  });
+}
+
+async function scoreVolume(page, label) {
+  const v = fixtures.volume;
+  const requestsBefore = page.__requests.length;
+  await upload(page, v.file);
+  const requestsWhileScoring = page.__requests.slice(requestsBefore);
+  const s = await shown(page);
+  const vs = await volumeState(page);
+  const name = v.file.split('/').pop();
+  check(s.error === null, `${label}: the volume showed an error: ${s.error}`);
+  check(vs.visible && vs.sliceCount === v.sliceCount && vs.scored === v.sliceCount,
+    `${label}: the volume shows ${vs.sliceCount} slices (${vs.scored} scored), native slicing kept ${v.sliceCount}`);
+  // The ranking by each score is the native scorer's, and so is whether it puts a tumour slice
+  // among the top five (the page cannot know the tumour; the native side read the segmentation).
+  const rankings = {};
+  for (const key of ['latent_score', 'pixel_score']) {
+    await page.selectOption('#rank-select', key);
+    const ranked = (await volumeState(page)).ranking;
+    const top5 = ranked.slice(0, 5);
+    const nativeTop = new Set(v.native[key].slice(0, 7));
+    check(top5.length === 5 && top5.every((a) => nativeTop.has(a)),
+      `${label}: the page's top five slices by ${key} ${top5} are not the native scorer's (${v.native[key].slice(0, 7)})`);
+    const tumourInTop5 = top5.some((a) => v.tumour.includes(a));
+    const nativeTumourInTop5 = v.native[key].slice(0, 5).some((a) => v.tumour.includes(a));
+    check(tumourInTop5 === nativeTumourInTop5,
+      `${label}: by ${key}, a tumour slice is ${tumourInTop5 ? '' : 'not '}among the page's top five ${top5}, unlike natively`);
+    rankings[key] = { top5, tumourInTop5 };
+  }
+  await page.selectOption('#rank-select', 'latent_score');
+  check(s.file === name && Number(s.slice) === vs.ranking[0],
+    `${label}: the shown slice is not the most anomalous (${s.file} ${s.slice})`);
+  check(s.overlayColours > 8, `${label}: the overlay is not drawn (${s.overlayColours} colours)`);
+  check(vs.plotPoints === v.sliceCount, `${label}: the score plot shows ${vs.plotPoints} points`);
+  check(vs.scatterUploads === v.sliceCount && vs.scatterPoints > vs.scatterUploads && s.scatterColours > 4,
+    `${label}: the latent scatter is not drawn (${JSON.stringify(vs)}, ${s.scatterColours} colours)`);
+  check(s.barColours > 2, `${label}: z vs ẑ is not drawn`);
+  check(requestsWhileScoring.length === 0, `${label}: the page made requests while scoring: ${requestsWhileScoring}`);
+  // The slider and the ranking move the view.
+  await page.locator('#ranking button').nth(2).click();
+  const third = await shown(page);
+  check(Number(third.slice) === vs.ranking[2], `${label}: the third ranking button shows slice ${third.slice}, not ${vs.ranking[2]}`);
+  await page.$eval('#slice-slider', (slider) => {
+    slider.value = '0';
+    slider.dispatchEvent(new Event('input'));
+  });
+  const first = await shown(page);
+  check(Number(first.slice) === Math.min(...v.native.latent_score), `${label}: the slider at 0 shows slice ${first.slice}`);
+  return { ms: vs.ms, slices: vs.sliceCount, rankings, requestsWhileScoring };
+}
+
 try {
-  for (const [label, query] of [['webgpu', '?backend=auto'], ['cpu', '?backend=cpu']]) {
-    const { page, log } = await openPage(query);
-    const state = await page.evaluate(() => ({
-      model: document.body.dataset.model,
-      backend: document.getElementById('status').dataset.backend ?? null,
-      status: document.getElementById('status').textContent,
-      error: document.getElementById('error').hidden ? null : document.getElementById('error').textContent,
-      build: document.getElementById('build-facts').textContent,
-    }));
-    if (state.model !== 'loaded') {
-      problems.push(`${label}: the model did not load: ${state.error} (console: ${log.join(' | ')})`);
+  // MNIST: images on WebGPU and on the forced CPU path, against the native scorer.
+  for (const [label, backend] of [['webgpu', 'auto'], ['cpu', 'cpu']]) {
+    const { page, log } = await openPage(`?model=${fixtures.mnistModel}&backend=${backend}`);
+    const st = await state(page);
+    if (st.model !== 'loaded') {
+      problems.push(`${label}: the MNIST model did not load: ${st.error} (console: ${log.join(' | ')})`);
       continue;
     }
-    if (label === 'webgpu' && requireWebGpu) check(state.backend === 'webgpu', `webgpu: the page runs on ${state.backend}: ${state.status}`);
-    if (label === 'cpu') check(state.backend === 'cpu', `cpu: the page runs on ${state.backend}: ${state.status}`);
+    if (label === 'webgpu' && requireWebGpu) check(st.backend === 'webgpu', `webgpu: the page runs on ${st.backend}: ${st.status}`);
+    if (label === 'cpu') check(st.backend === 'cpu', `cpu: the page runs on ${st.backend}: ${st.status}`);
+    check(st.scope === 'DedicatedWorkerGlobalScope', `${label}: the model does not run in a Web Worker (${st.scope})`);
     const good = await scoreGood(page, label);
-    const refused = await badThenGood(page, label);
+    const refused = await refusedOneByOne(page, label, fixtures.bad, fixtures.good[0]);
     const sample = await scoreSample(page, label);
     check(!log.some((line) => /panicked|pageerror|RuntimeError/.test(line)), `${label}: console shows a failure: ${log.join(' | ')}`);
-    output.pages[label] = { ...state, ...good, refused, sample, console: log };
+    output.pages[label] = { ...st, ...good, refused, sample, console: log };
     await page.close();
   }
 
+  // The brain model: a real NIfTI volume on both backends, with the privacy check.
+  for (const [label, backend] of fixtures.volume ? [['webgpu', 'auto'], ['cpu', 'cpu']] : []) {
+    const { page, log, requests } = await openPage(`?model=${fixtures.brainModel}&backend=${backend}`);
+    page.__requests = requests;
+    const st = await state(page);
+    if (st.model !== 'loaded') {
+      problems.push(`${label}: the brain model did not load: ${st.error} (console: ${log.join(' | ')})`);
+      continue;
+    }
+    check(st.scope === 'DedicatedWorkerGlobalScope', `${label}: the model does not run in a Web Worker (${st.scope})`);
+    const volume = await scoreVolume(page, `${label} volume`);
+    if (label === 'webgpu' && screenshotsDir) {
+      // The most anomalous slice, as a visitor first sees it.
+      await page.locator('#ranking button').first().click();
+      await mkdir(screenshotsDir, { recursive: true });
+      await page.screenshot({ path: join(screenshotsDir, 'page-volume-1280x800.png'), fullPage: true });
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: join(screenshotsDir, 'page-volume-phone-390.png'), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+    check(!log.some((line) => /panicked|pageerror|RuntimeError/.test(line)), `${label} volume: console shows a failure: ${log.join(' | ')}`);
+    output.volumes[label] = { backend: st.status, ...volume };
+    if (label === 'webgpu') {
+      // Bad volumes one by one, each followed by a good slice; then twenty files in one drop.
+      output.volumes.refused = await refusedOneByOne(page, 'brain', fixtures.badVolumes, fixtures.many.files[0]);
+      const before = await attempts(page);
+      await upload(page, fixtures.many.files);
+      const after = await shown(page);
+      check(await attempts(page) === before + fixtures.many.files.length, 'twenty files: not every file was handled');
+      const entries = after.log.slice(0, fixtures.many.files.length);
+      for (const bad of fixtures.many.bad) {
+        check(entries.some((e) => e.kind === 'refused' && e.text.includes(bad.file) && e.text.includes(bad.expect)),
+          `twenty files: no refusal naming ${bad.file} and “${bad.expect}” in ${JSON.stringify(entries)}`);
+      }
+      const scoredCount = entries.filter((e) => e.kind === 'scored').length;
+      check(scoredCount === fixtures.many.files.length - fixtures.many.bad.length,
+        `twenty files: ${scoredCount} scored, expected ${fixtures.many.files.length - fixtures.many.bad.length}`);
+      output.volumes.many = entries;
+      // Accessibility basics: every image has alt text, every control a label, canvases a name.
+      const a11y = await page.evaluate(() => ({
+        imagesWithoutAlt: Array.from(document.images).filter((i) => !i.alt).length,
+        unlabelled: Array.from(document.querySelectorAll('input, select')).filter((c) => !c.labels || c.labels.length === 0).map((c) => c.id),
+        unnamedCanvases: Array.from(document.querySelectorAll('canvas')).filter((c) => !c.getAttribute('aria-label')).map((c) => c.id),
+      }));
+      check(a11y.imagesWithoutAlt === 0 && a11y.unlabelled.length === 0 && a11y.unnamedCanvases.length === 0,
+        `accessibility: ${JSON.stringify(a11y)}`);
+    }
+    await page.close();
+  }
+
+  // A volume given to the MNIST model: refused, naming why.
+  if (fixtures.volume) {
+    const { page } = await openPage(`?model=${fixtures.mnistModel}&backend=cpu`);
+    await upload(page, fixtures.volume.file);
+    const s = await shown(page);
+    check((s.error ?? '').includes('not a brain model'), `a volume on the MNIST model: ${JSON.stringify(s.error)}`);
+    output.errors.push({ case: 'volume on the MNIST model', error: s.error });
+    await page.close();
+  }
   // A model that does not exist, and weights cut short on the way: clear errors, no crash.
   {
     const { page } = await openPage('?model=no-such-model');
@@ -172,12 +319,12 @@ try {
     check(s.model === 'failed' && s.error.includes('no-such-model'), `missing model: ${JSON.stringify(s)}`);
     await upload(page, fixtures.good[0]);
     const after = await shown(page);
-    check((after.error ?? '').includes('no model is loaded'), `missing model, then an upload: ${JSON.stringify(after)}`);
+    check((after.error ?? '').includes('no model is loaded'), `missing model, then an upload: ${JSON.stringify(after.error)}`);
     output.errors.push({ case: 'missing model', error: s.error });
     await page.close();
   }
   {
-    const { page } = await openPage('', (p) => p.route('**/*.bpk', async (route) => {
+    const { page } = await openPage(`?model=${fixtures.mnistModel}`, (p) => p.route('**/*.bpk', async (route) => {
       const response = await route.fetch();
       const body = await response.body();
       await route.fulfill({ response, body: body.subarray(0, body.length >> 1) });

@@ -29,6 +29,10 @@ pub struct ExportArgs {
     pub name: Option<String>,
     #[arg(long, default_value = "models")]
     pub out: PathBuf,
+    /// The evaluation to ship with the model (its AUCs go into model.json): a results file of
+    /// `cargo xtask eval` or `reproduce`; defaults to the run's own eval.json.
+    #[arg(long)]
+    pub results: Option<PathBuf>,
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
@@ -36,15 +40,32 @@ pub fn run(args: ExportArgs) -> Result<()> {
     let info = run_dir.read_info()?;
     let (weights, selection) = run_dir.load_best()?;
     let progress = run_dir.read_progress()?;
-    let results: Option<EvalResults> = if run_dir.eval_path().exists() {
-        Some(read_json(&run_dir.eval_path())?)
+    let results_path = args.results.clone().unwrap_or_else(|| run_dir.eval_path());
+    let results: Option<EvalResults> = if results_path.exists() {
+        Some(read_json(&results_path)?)
+    } else if args.results.is_some() {
+        anyhow::bail!("--results: {} does not exist", results_path.display());
     } else {
         None
     };
+    if let Some(results) = &results
+        && results.run != info.name
+    {
+        anyhow::bail!(
+            "{} evaluates run {}, not {}",
+            results_path.display(),
+            results.run,
+            info.name
+        );
+    }
     let name = args.name.unwrap_or_else(|| info.name.clone());
     let summary = results.as_ref().map(|r| {
         serde_json::json!({
-            "source": "cargo xtask eval",
+            "source": results_path
+                .strip_prefix(crate::provenance::repository_root())
+                .unwrap_or(&results_path)
+                .display()
+                .to_string(),
             "commit": r.commit,
             "dataset": r.dataset,
             "test_images": r.test_images,

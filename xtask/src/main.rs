@@ -12,6 +12,7 @@ mod provenance;
 mod report;
 mod reproduce;
 mod run;
+mod samples;
 mod serve;
 mod train;
 mod web;
@@ -62,6 +63,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Build the page and write the whole site to dist/ for any static host.
     Dist(web::DistArgs),
+    /// Cut the page's gallery of real brain slices from the shared data -> www/samples/brain/.
+    Samples(samples::SamplesArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Dist(args) => web::run_dist(args),
+        Command::Samples(args) => samples::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

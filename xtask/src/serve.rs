@@ -82,9 +82,18 @@ fn respond(root: &Path, request: Request) {
         (Method::Get | Method::Head, _) => text(404, "not found"),
         _ => text(405, "only GET and HEAD"),
     };
-    // A development server: always serve what was just built.
-    let _ = request.respond(response.with_header(header("Cache-Control", "no-store")));
+    // A development server: always serve what was just built. The policy travels as a header
+    // too: the model thread (a Web Worker) takes its policy from its own response, not the page's.
+    let _ = request.respond(
+        response
+            .with_header(header("Cache-Control", "no-store"))
+            .with_header(header("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
+    );
 }
+
+/// The site's Content-Security-Policy, as index.html's meta tag states it: nothing beyond this
+/// origin may be fetched, so nothing a visitor drops can leave the browser.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; base-uri 'none'; form-action 'none'";
 
 fn text(status: u16, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
     Response::from_string(message)
@@ -153,6 +162,20 @@ fn content_type(path: &Path) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_states_the_policy_the_server_sends() {
+        let index =
+            std::fs::read_to_string(crate::provenance::repository_root().join("index.html"))
+                .unwrap();
+        assert!(
+            index.contains(&format!(
+                "<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">"
+            )),
+            "index.html's policy differs from serve's"
+        );
+        assert!(CONTENT_SECURITY_POLICY.contains("connect-src 'self'"));
+    }
 
     #[test]
     fn only_the_site_is_served() {

@@ -220,7 +220,7 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
     };
     write_json(&pkg.join("build.json"), &info)?;
     let models = write_model_list(root, &pkg)?;
-    write_samples(&pkg, &models)?;
+    write_samples(root, &pkg, &models)?;
     for module in &info.modules {
         eprintln!(
             "www/pkg/{}_bg.wasm ({}): {:.2} MB, {:.2} MB gzipped{}",
@@ -493,6 +493,8 @@ fn gzip_len(bytes: &[u8]) -> Result<u64> {
 #[derive(Debug, Serialize)]
 pub struct ListedModel {
     pub name: String,
+    /// What the model picker shows.
+    pub label: String,
     pub dataset: String,
     pub normal_class: Option<u8>,
     pub image_size: usize,
@@ -520,8 +522,18 @@ fn write_model_list(root: &Path, pkg: &Path) -> Result<Vec<ListedModel>> {
         let weights_len = std::fs::metadata(&weights)
             .with_context(|| format!("{} is missing", weights.display()))?
             .len();
+        let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+        let what = match (&card.brain_input, card.provenance.normal_class) {
+            (Some(input), _) => format!(
+                "Brain MRI, {} slices",
+                input.modalities.join("+").to_uppercase()
+            ),
+            (None, Some(class)) => format!("{}, normal class {class}", card.provenance.dataset),
+            (None, None) => card.provenance.dataset.clone(),
+        };
         models.push(ListedModel {
-            name: folder.file_name().unwrap().to_string_lossy().into_owned(),
+            label: format!("{what} ({name})"),
+            name,
             dataset: card.provenance.dataset.clone(),
             normal_class: card.provenance.normal_class,
             image_size: card.model.image_size,
@@ -529,6 +541,8 @@ fn write_model_list(root: &Path, pkg: &Path) -> Result<Vec<ListedModel>> {
             bytes: weights_len + text.len() as u64,
         });
     }
+    // Brain models first: the page is about brain MRI, and its first model is the default.
+    models.sort_by_key(|m| (!m.dataset.starts_with("brain"), m.name.clone()));
     write_json(
         &pkg.join("models.json"),
         &serde_json::json!({ "models": models }),
@@ -540,16 +554,21 @@ fn write_model_list(root: &Path, pkg: &Path) -> Result<Vec<ListedModel>> {
 #[derive(Debug, Serialize)]
 struct Sample {
     file: String,
-    label: u8,
-    /// The model this sample is meant for, and whether it shows that model's normal class.
+    /// Where the page fetches it, relative to the site root.
+    url: String,
+    /// The model this sample is meant for.
     model: String,
-    normal: bool,
+    /// "normal"/"anomalous" (MNIST: for that model), "healthy"/"tumour" (brain).
+    kind: String,
+    description: String,
     source: String,
 }
 
-/// `www/pkg/samples/`: for each MNIST model, three test digits of its normal class and three of
-/// others, taken from the embedded sample of the official MNIST test set.
-fn write_samples(pkg: &Path, models: &[ListedModel]) -> Result<()> {
+/// `www/pkg/samples.json`, the gallery per model: for each MNIST model three test digits of its
+/// normal class and three of others, written to `www/pkg/samples/` from the embedded sample of
+/// the official MNIST test set; for each brain model the committed slices of
+/// `www/samples/brain/` (`cargo xtask samples` cut them from the shared data).
+fn write_samples(root: &Path, pkg: &Path, models: &[ListedModel]) -> Result<()> {
     let dir = pkg.join("samples");
     std::fs::create_dir_all(&dir)?;
     let mut samples = Vec::new();
@@ -581,14 +600,41 @@ fn write_samples(pkg: &Path, models: &[ListedModel]) -> Result<()> {
                 image
                     .save(dir.join(&file))
                     .with_context(|| format!("cannot write {file}"))?;
+                let normal = label == normal;
                 samples.push(Sample {
+                    url: format!("www/pkg/samples/{file}"),
                     file,
-                    label,
                     model: model.name.clone(),
-                    normal: label == normal,
+                    kind: if normal { "normal" } else { "anomalous" }.into(),
+                    description: format!(
+                        "digit {label} ({})",
+                        if normal {
+                            "the normal class"
+                        } else {
+                            "an anomaly for this model"
+                        }
+                    ),
                     source: format!("MNIST test set, image {index}"),
                 });
             }
+        }
+    }
+    let brain_manifest = root.join("www/samples/brain/samples.json");
+    let brain: Option<crate::samples::BrainSamples> = if brain_manifest.is_file() {
+        Some(read_json(&brain_manifest)?)
+    } else {
+        None
+    };
+    for model in models.iter().filter(|m| m.dataset.starts_with("brain")) {
+        for sample in brain.iter().flat_map(|b| &b.samples) {
+            samples.push(Sample {
+                file: sample.file.clone(),
+                url: format!("www/samples/brain/{}", sample.file),
+                model: model.name.clone(),
+                kind: sample.kind.clone(),
+                description: sample.description.clone(),
+                source: sample.source.clone(),
+            });
         }
     }
     write_json(

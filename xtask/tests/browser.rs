@@ -1,8 +1,18 @@
 //! The page end to end in a real browser: `cargo xtask dist` builds it into a scratch folder,
-//! `cargo xtask serve --root` serves that folder as a static host would, and tests/browser/page.test.mjs drives headless Chromium through it — uploads of
-//! real MNIST test digits (PNG and JPEG) on the WebGPU path and on the forced CPU path, then a
-//! corrupt PNG, a text file and a 20000×20000 PNG, a missing model and truncated weights.
+//! `cargo xtask serve --root` serves that folder as a static host would, and
+//! tests/browser/page.test.mjs drives headless Chromium through it:
+//! - real MNIST test digits (PNG and JPEG) on the WebGPU path and on the forced CPU path, then a
+//!   corrupt PNG, a text file, a 20000×20000 PNG, a colour PNG and an empty file;
+//! - the real TCGA-DU-7294 T1 volume on the brain model, on both paths: slice count, the
+//!   ranking against the native scorer's, a tumour slice among the top five, the overlay, score
+//!   plot and latent scatter drawn, the model in a Web Worker, no request while scoring;
+//! - a 4D series, a volume without background, a 1000³ header, a corrupt gzip and an image
+//!   stored as NIfTI, then twenty files in one drop (each refusal named, the rest scored);
+//! - a missing model and truncated weights.
+//!
 //! Here, the page's scores are compared with the native scorer's for the same bytes.
+//! With `LRAN_SCREENSHOTS=<dir>`, screenshots of the page with the volume loaded are saved there
+//! (docs/screenshots holds the committed ones).
 //!
 //! Needs node, Chromium (`/usr/bin/chromium`, or `CHROMIUM`) and the wasm32 target; without
 //! them the test is skipped, unless `LRAN_REQUIRE_BROWSER=1` (CI sets it) makes that a failure.
@@ -12,11 +22,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use lran::burn::tensor::Device;
+use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case, slice_upload};
 use lran::data::idx::LabelledImages;
+use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
 use lran::export::{ImageReport, ModelCard, ScoringModel};
 use lran::preprocess::{decode_image, image_to_input};
 
 const MODEL: &str = "mnist-digit1-tiny";
+/// The shipped brain model (models/brain-t1).
+const BRAIN_MODEL: &str = "brain-t1";
 
 fn root() -> PathBuf {
     // At run time: a warm target directory shared by checkouts may hold a binary built in another.
@@ -150,16 +164,175 @@ fn write_fixtures(dir: &Path, model: &ScoringModel) -> Vec<(String, ImageReport)
     std::fs::write(dir.join("cut-short.png"), &png[..png.len() / 2]).unwrap();
     std::fs::write(dir.join("notes.txt"), "these are notes, not an image\n").unwrap();
     std::fs::write(dir.join("huge.png"), png_header_claiming(20000)).unwrap();
-    let fixtures = serde_json::json!({
-        "good": good.iter().map(|(name, _)| name).collect::<Vec<_>>(),
-        "bad": [
-            { "file": "cut-short.png", "expect": "cannot decode" },
-            { "file": "notes.txt", "expect": "not a PNG or JPEG" },
-            { "file": "huge.png", "expect": "20000×20000" },
-        ],
+    std::fs::write(dir.join("empty.png"), []).unwrap();
+    let colour = image::RgbImage::from_fn(40, 40, |x, y| {
+        image::Rgb([200, (x * 6) as u8, (y * 6) as u8])
     });
-    std::fs::write(dir.join("fixtures.json"), fixtures.to_string()).unwrap();
+    colour.save(dir.join("colour.png")).unwrap();
     good
+}
+
+/// Loads an exported model from models/.
+fn load_model(name: &str) -> ScoringModel {
+    let model_dir = root().join("models").join(name);
+    let card = ModelCard::from_json(
+        "model.json",
+        &std::fs::read_to_string(model_dir.join("model.json"))
+            .unwrap_or_else(|e| panic!("models/{name}/model.json: {e}")),
+    )
+    .unwrap();
+    let weights = std::fs::read(model_dir.join(&card.weights_file)).unwrap();
+    ScoringModel::from_bytes(card, weights, &Device::flex()).unwrap()
+}
+
+/// The shared TCGA-DU-7294 case, when this checkout sits beside ../shared.
+fn tcga_case() -> Option<PathBuf> {
+    let dir = root().join("../shared/data/brain/tumour/TCGA-DU-7294");
+    if dir.is_dir() {
+        return Some(dir.canonicalize().unwrap());
+    }
+    let required = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{} is missing (CI must have the shared data)",
+        dir.display()
+    );
+    eprintln!("the volume checks are skipped: {} is absent", dir.display());
+    None
+}
+
+/// The volume fixture and what the native scorer makes of it: kept slices, every kept slice's
+/// axial index from the most to the least anomalous, and the tumour slices (from the case's
+/// segmentation, which the page never sees).
+fn volume_fixture(case: &Path, brain: &ScoringModel) -> serde_json::Value {
+    let t1 = case.join("t1.nii.gz");
+    let bytes = std::fs::read(&t1).unwrap();
+    let input = brain.card.brain_input.as_ref().expect("a brain model");
+    let sliced = slice_upload("t1.nii.gz", &bytes, input).unwrap();
+    let inputs: Vec<f32> = sliced.slices.iter().flat_map(|s| s.input.clone()).collect();
+    let reports = brain.report_batch(&inputs).unwrap();
+    let ranking = |score: fn(&ImageReport) -> f32| -> Vec<usize> {
+        let mut order: Vec<usize> = (0..reports.len()).collect();
+        order.sort_by(|&a, &b| score(&reports[b]).total_cmp(&score(&reports[a])));
+        order.iter().map(|&i| sliced.slices[i].index).collect()
+    };
+    let read = |name: &str| {
+        read_nifti(
+            name,
+            &std::fs::read(case.join(name)).unwrap(),
+            VolumeChoice::OnlyVolume,
+        )
+        .unwrap()
+    };
+    let labelled = slice_case(
+        &BrainCase {
+            name: "TCGA-DU-7294".into(),
+            modalities: vec![read("t1.nii.gz")],
+            mask: None,
+            segmentation: Some(read("seg.nii.gz")),
+        },
+        MaskRule::NonZero,
+        &input.slices,
+    )
+    .unwrap();
+    let tumour: Vec<usize> = labelled
+        .slices
+        .iter()
+        .filter(|s| s.label == SliceLabel::Tumour)
+        .map(|s| s.index)
+        .collect();
+    serde_json::json!({
+        "file": t1,
+        "sliceCount": sliced.slices.len(),
+        "native": {
+            "latent_score": ranking(|r| r.latent_score),
+            "pixel_score": ranking(|r| r.pixel_score),
+        },
+        "tumour": tumour,
+    })
+}
+
+/// NIfTI files the brain model must refuse, each with what its message must say.
+fn write_bad_volumes(dir: &Path) -> serde_json::Value {
+    let series = NiftiSpec {
+        dims: vec![16, 16, 16, 2],
+        ..NiftiSpec::ras([16, 16, 16], 16)
+    };
+    std::fs::write(
+        dir.join("series.nii"),
+        encode_nifti(&series, &vec![1.0; 16 * 16 * 16 * 2]),
+    )
+    .unwrap();
+    let noise: Vec<f64> = (0..32 * 32 * 32).map(|i| 1.0 + (i % 7) as f64).collect();
+    std::fs::write(
+        dir.join("noise.nii.gz"),
+        gzip(&encode_nifti(&NiftiSpec::ras([32, 32, 32], 16), &noise)),
+    )
+    .unwrap();
+    // A header claiming 1000³ voxels in front of almost nothing: refused before allocating.
+    let mut huge = encode_nifti(&NiftiSpec::ras([4, 4, 4], 2), &[1.0; 64]);
+    for axis in 0..3 {
+        huge[42 + 2 * axis..44 + 2 * axis].copy_from_slice(&1000i16.to_le_bytes());
+    }
+    std::fs::write(dir.join("huge.nii"), huge).unwrap();
+    let mut corrupt = gzip(&encode_nifti(
+        &NiftiSpec::ras([16, 16, 16], 16),
+        &[1.0; 4096],
+    ));
+    let middle = corrupt.len() / 2;
+    for byte in &mut corrupt[20..middle] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(dir.join("corrupt.nii.gz"), corrupt).unwrap();
+    std::fs::write(
+        dir.join("flat.nii"),
+        encode_nifti(&NiftiSpec::ras([64, 64, 1], 16), &vec![1.0; 64 * 64]),
+    )
+    .unwrap();
+    serde_json::json!([
+        { "file": "series.nii", "expect": "4D" },
+        { "file": "noise.nii.gz", "expect": "no background" },
+        { "file": "huge.nii", "expect": "larger than accepted" },
+        { "file": "corrupt.nii.gz", "expect": "gzip" },
+        { "file": "flat.nii", "expect": "not a brain volume" },
+    ])
+}
+
+/// Twenty files in one drop for the brain model: fourteen real slices (the committed gallery,
+/// copied under new names) and six that must be refused, each by name.
+fn write_many(dir: &Path) -> serde_json::Value {
+    let gallery = root().join("www/samples/brain");
+    let mut slices: Vec<PathBuf> = std::fs::read_dir(&gallery)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    slices.sort();
+    assert!(!slices.is_empty(), "www/samples/brain has no slices");
+    let mut files = Vec::new();
+    for k in 0..14 {
+        let name = format!("slice-{k:02}.png");
+        std::fs::copy(&slices[k % slices.len()], dir.join(&name)).unwrap();
+        files.push(name);
+    }
+    let varied: Vec<f64> = (0..16 * 16 * 16)
+        .map(|i| ((i * 7919) % 251) as f64)
+        .collect();
+    let whole = gzip(&encode_nifti(&NiftiSpec::ras([16, 16, 16], 16), &varied));
+    std::fs::write(dir.join("cut.nii.gz"), &whole[..whole.len() / 2]).unwrap();
+    let bad = serde_json::json!([
+        { "file": "empty.png", "expect": "empty" },
+        { "file": "notes.txt", "expect": "not a PNG or JPEG" },
+        { "file": "colour.png", "expect": "colour image" },
+        { "file": "cut.nii.gz", "expect": "gzip" },
+        { "file": "series.nii", "expect": "4D" },
+        { "file": "huge.png", "expect": "20000×20000" },
+    ]);
+    for entry in bad.as_array().unwrap() {
+        files.push(entry["file"].as_str().unwrap().to_string());
+    }
+    serde_json::json!({ "files": files, "bad": bad })
 }
 
 fn close(page: f64, native: f32) -> bool {
@@ -212,19 +385,17 @@ fn the_page_scores_uploads_like_the_native_scorer() {
         "www/pkg/lran_cpu.js",
         "www/pkg/lran_cpu_bg.wasm",
         "www/pkg/build.json",
+        "www/worker.js",
+        "www/pkg/samples.json",
+        "www/samples/brain/samples.json",
         "models/mnist-digit1-tiny/model.json",
+        "models/brain-t1/model.json",
     ] {
         assert!(site.join(file).is_file(), "dist/ lacks {file}");
     }
 
-    let model_dir = root.join("models").join(MODEL);
-    let card = ModelCard::from_json(
-        "model.json",
-        &std::fs::read_to_string(model_dir.join("model.json")).unwrap(),
-    )
-    .unwrap();
-    let weights = std::fs::read(model_dir.join(&card.weights_file)).unwrap();
-    let native = ScoringModel::from_bytes(card, weights, &Device::flex()).unwrap();
+    let native = load_model(MODEL);
+    let brain = load_model(BRAIN_MODEL);
 
     let fixtures = dir.join("fixtures");
     std::fs::create_dir_all(&fixtures).unwrap();
@@ -233,17 +404,36 @@ fn the_page_scores_uploads_like_the_native_scorer() {
         good.iter().any(|(_, r)| r.anomalous) && good.iter().any(|(_, r)| !r.anomalous),
         "fixtures should cover both verdicts"
     );
+    let volume = tcga_case().map(|case| volume_fixture(&case, &brain));
+    let description = serde_json::json!({
+        "mnistModel": MODEL,
+        "brainModel": BRAIN_MODEL,
+        "good": good.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+        "bad": [
+            { "file": "cut-short.png", "expect": "cannot decode" },
+            { "file": "notes.txt", "expect": "not a PNG or JPEG" },
+            { "file": "huge.png", "expect": "20000×20000" },
+            { "file": "colour.png", "expect": "colour image" },
+            { "file": "empty.png", "expect": "empty" },
+        ],
+        "volume": volume,
+        "badVolumes": write_bad_volumes(&fixtures),
+        "many": write_many(&fixtures),
+    });
+    std::fs::write(fixtures.join("fixtures.json"), description.to_string()).unwrap();
 
     let (_server, url) = serve(&site);
     let out = dir.join("page.json");
-    let run = Command::new("node")
-        .arg(driver.join("page.test.mjs"))
+    let mut node = Command::new("node");
+    node.arg(driver.join("page.test.mjs"))
         .arg(format!("{url}index.html"))
         .arg(&fixtures)
         .arg(&out)
-        .env("CHROMIUM", chromium())
-        .output()
-        .expect("node runs");
+        .env("CHROMIUM", chromium());
+    if let Some(screenshots) = std::env::var_os("LRAN_SCREENSHOTS") {
+        node.arg(std::path::absolute(screenshots).unwrap());
+    }
+    let run = node.output().expect("node runs");
     let shown: serde_json::Value = std::fs::read_to_string(&out)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
@@ -295,4 +485,13 @@ fn the_page_scores_uploads_like_the_native_scorer() {
         );
     }
     eprintln!("build: {}", shown["pages"]["cpu"]["build"]);
+    for backend in ["webgpu", "cpu"] {
+        let volume = &shown["volumes"][backend];
+        if !volume.is_null() {
+            eprintln!(
+                "volume on {}: {} slices in {} ms; top five {}",
+                volume["backend"], volume["slices"], volume["ms"], volume["rankings"]
+            );
+        }
+    }
 }

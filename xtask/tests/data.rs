@@ -5,8 +5,8 @@
 mod common;
 
 use common::brain::{
-    DIMS, TUMOURS, expected_tumour_slices, lps, phantom, write_brats_case, write_brats2019,
-    write_hcp, write_nii_gz,
+    TUMOURS, expected_tumour_slices, lps, phantom, write_brats_case, write_brats2019, write_hcp,
+    write_nii_gz,
 };
 use common::{scratch, xtask};
 use std::path::{Path, PathBuf};
