@@ -96,10 +96,20 @@ impl LossVariant {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AblationDataset {
     Mnist,
     Brain,
+}
+
+/// The folder of a suite's results under --out: the suite's name, and `ablation-brain` for the
+/// brain ablation (so that it does not replace MNIST's).
+pub fn suite_folder(suite: Suite, ablation_dataset: Option<AblationDataset>) -> String {
+    match (suite, ablation_dataset) {
+        (Suite::Ablation, Some(AblationDataset::Brain)) => "ablation-brain".into(),
+        _ => suite.name().into(),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -259,6 +269,9 @@ pub struct SuiteSummary {
     /// Mean over the groups' means (each class counts once, as in the paper's "mean" column).
     pub mean_latent_auc: Option<f64>,
     pub mean_pixel_auc: Option<f64>,
+    /// Ablation: its dataset (absent in older files: MNIST).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ablation_dataset: Option<AblationDataset>,
     /// Tuning: the grid and the selected point.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grid: Vec<String>,
@@ -524,7 +537,9 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         bail!("--epochs must be at least 1");
     }
     let started = Instant::now();
-    let suite_dir = args.out.join(args.suite.name());
+    let suite_dir = args
+        .out
+        .join(suite_folder(args.suite, ablation_dataset(&args)));
     let plans = plans(&args)?;
     // Parse every command line before training anything: a typo fails at once.
     for plan in &plans {
@@ -678,6 +693,7 @@ fn write_summary(
         mean_latent_auc: mean(|g| g.latent_auc.mean),
         mean_pixel_auc: mean(|g| g.pixel_auc.mean),
         groups,
+        ablation_dataset: ablation_dataset(args),
         grid: if args.suite == Suite::Tuning {
             args.grid.clone()
         } else {
@@ -686,6 +702,17 @@ fn write_summary(
         selection,
     };
     write_json(&suite_dir.join("summary.json"), &summary)
+}
+
+fn ablation_dataset(args: &ReproduceArgs) -> Option<AblationDataset> {
+    (args.suite == Suite::Ablation).then_some(args.ablation_dataset)
+}
+
+impl SuiteSummary {
+    /// Its folder under the results folder.
+    pub fn folder(&self) -> String {
+        suite_folder(self.suite, self.ablation_dataset)
+    }
 }
 
 /// The tuning suite's rule: the highest mean synthetic-lesion validation AUC of the latent

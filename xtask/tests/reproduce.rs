@@ -311,6 +311,49 @@ fn tuning_selects_the_best_validation_score_of_every_grid_point() {
     assert!(report.contains("(selected)"), "{report}");
     assert!(report.contains("chosen on validation data"), "{report}");
 
+    // The brain ablation keeps its own folder beside MNIST's.
+    ok(
+        &[
+            "reproduce",
+            "--suite",
+            "ablation",
+            "--ablation-dataset",
+            "brain",
+            "--data-dir",
+            "hcp",
+            "--test-dir",
+            "brats",
+            "--seeds",
+            "0",
+            "--preset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--backend",
+            "cpu",
+            "--train-options",
+            "--image-size 32 --batch-size 16",
+            "--out",
+            results.to_str().unwrap(),
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let ablation = json(&results.join("ablation-brain/summary.json"));
+    assert_eq!(ablation["ablation_dataset"], "brain");
+    assert_eq!(ablation["runs"].as_array().unwrap().len(), 4);
+    assert!(!results.join("ablation/summary.json").exists());
+    let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
+    assert!(
+        report.contains("Ablation of the loss terms on brain MRI"),
+        "{report}"
+    );
+    assert!(
+        report.contains("results/ablation-brain/summary.json"),
+        "{report}"
+    );
+
     // A grid that names nothing to choose between, or a malformed one, trains nothing.
     for (grid, expected) in [
         ("w-lr=0.1", "at least two settings"),
