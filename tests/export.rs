@@ -6,7 +6,7 @@ use lran::ModelConfig;
 use lran::burn::tensor::Device;
 use lran::export::{
     MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, Provenance, ScoringModel, WEIGHTS_FILE,
-    generator_bytes,
+    WeightsPrecision, generator_bytes, generator_bytes_in,
 };
 use lran::metrics::ScoreCalibration;
 use lran::train::{TrainConfig, Trainer, score_set};
@@ -37,6 +37,7 @@ fn card(trainer: &Trainer, calibration: ScoreCalibration, weights: usize) -> Mod
         latent_views: None,
         weights_file: WEIGHTS_FILE.into(),
         weights_bytes: weights,
+        weights_precision: WeightsPrecision::F32,
     }
 }
 
@@ -191,4 +192,69 @@ fn broken_exports_are_refused_with_a_reason() {
     nan_image[5] = f32::NAN;
     let err = loaded.report(&nan_image).unwrap_err().to_string();
     assert!(err.contains("NaN"), "{err}");
+}
+
+/// f16 weights: about half the bytes, scores close to the f32 weights' (the page's download),
+/// and a cut or foreign f16 file is refused like an f32 one.
+#[test]
+fn half_precision_exports_halve_the_weights_and_keep_the_scores() {
+    let (trainer, split) = trained();
+    let test = common::head(&split.test, 40);
+    let calibration =
+        ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
+    let full = generator_bytes(&trainer.generator).unwrap();
+    let half = generator_bytes_in(&trainer.generator, WeightsPrecision::F16).unwrap();
+    assert!(
+        (half.len() as f64) < 0.6 * full.len() as f64,
+        "f16 {} bytes against f32 {}",
+        half.len(),
+        full.len()
+    );
+    let device = Device::flex();
+    let load = |bytes: Vec<u8>, precision| {
+        let card = ModelCard {
+            weights_precision: precision,
+            ..card(&trainer, calibration.clone(), bytes.len())
+        };
+        ScoringModel::from_bytes(card, bytes, &device)
+    };
+    let from_full = load(full, WeightsPrecision::F32)
+        .unwrap()
+        .score(&test.data)
+        .unwrap();
+    let from_half = load(half.clone(), WeightsPrecision::F16)
+        .unwrap()
+        .score(&test.data)
+        .unwrap();
+    for i in 0..test.len() {
+        let (a, b) = (from_full.latent[i], from_half.latent[i]);
+        assert!(
+            (a - b).abs() <= 1e-2 * a.abs().max(1e-3),
+            "image {i}: f32 {a}, f16 {b}"
+        );
+        let (a, b) = (from_full.pixel[i], from_half.pixel[i]);
+        assert!(
+            (a - b).abs() <= 1e-2 * a.abs().max(1e-3),
+            "image {i}: f32 {a}, f16 {b}"
+        );
+    }
+    let cut = half[..half.len() / 2].to_vec();
+    let err = load(cut, WeightsPrecision::F16).err().unwrap().to_string();
+    assert!(
+        err.contains("unreadable weights") || err.contains("do not fit"),
+        "{err}"
+    );
+    // f16 weights of a wider network do not fit this one.
+    let mut wider = trainer.config.clone();
+    wider.model.base_width *= 2;
+    let other = lran::train::Trainer::new(wider, &device).unwrap();
+    let foreign = generator_bytes_in(&other.generator, WeightsPrecision::F16).unwrap();
+    let err = load(foreign, WeightsPrecision::F16)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("do not fit") || err.contains("unreadable"),
+        "{err}"
+    );
 }

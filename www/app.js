@@ -152,7 +152,7 @@ function describeModel(entry) {
   }
   const t = card.calibration.latent;
   fact(list, 'Threshold', `${formatScore(t.threshold)}: the ${t.threshold_percentile}th percentile of ${t.count} healthy validation scores`);
-  fact(list, 'Download', megabytes(entry.bytes));
+  fact(list, 'Download', `${megabytes(entry.bytes)} (model.json and ${card.weights_precision ?? 'f32'} weights)`);
   list.hidden = false;
   const note = $('model-note');
   note.textContent = card.brain_input

@@ -8,6 +8,7 @@ use lran::data::Protocol;
 use lran::data::brain::BrainInput;
 use lran::export::{
     BRAIN_PREPROCESSING, MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, Provenance, WEIGHTS_FILE,
+    WeightsPrecision,
 };
 
 use lran::burn::tensor::Device;
@@ -33,12 +34,37 @@ pub struct ExportArgs {
     /// `cargo xtask eval` or `reproduce`; defaults to the run's own eval.json.
     #[arg(long)]
     pub results: Option<PathBuf>,
+    /// Storage precision of the weights: f16 (the convolutions as half floats, half the page's
+    /// download) or f32.
+    #[arg(long, value_enum, default_value = "f16")]
+    pub precision: PrecisionArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PrecisionArg {
+    F16,
+    F32,
 }
 
 pub fn run(args: ExportArgs) -> Result<()> {
     let run_dir = RunDir::new(&args.runs_dir, &args.run);
     let info = run_dir.read_info()?;
-    let (weights, selection) = run_dir.load_best()?;
+    let (trained_weights, selection) = run_dir.load_best()?;
+    let precision = match args.precision {
+        PrecisionArg::F16 => WeightsPrecision::F16,
+        PrecisionArg::F32 => WeightsPrecision::F32,
+    };
+    // Re-encoded in the chosen precision; the latent views below come from these very bytes,
+    // so the page's reference points are what its weights compute.
+    let weights = lran::export::generator_bytes_in(
+        &lran::export::load_generator(
+            &info.train.model,
+            trained_weights,
+            &Device::flex(),
+            &info.name,
+        )?,
+        precision,
+    )?;
     let progress = run_dir.read_progress()?;
     let results_path = args.results.clone().unwrap_or_else(|| run_dir.eval_path());
     let results: Option<EvalResults> = if results_path.exists() {
@@ -114,7 +140,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
             slices: brain.slices.clone(),
             mask_rule: brain.mask_rule,
         }),
-        latent_views: match latent_views(&info, &weights) {
+        latent_views: match latent_views(&info, &weights, precision) {
             Ok(views) => Some(views),
             Err(error) => {
                 eprintln!("warning: no latent views in model.json: {error:#}");
@@ -123,6 +149,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
         },
         weights_file: WEIGHTS_FILE.into(),
         weights_bytes: weights.len(),
+        weights_precision: precision,
     };
     let dir = args.out.join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -149,11 +176,16 @@ const POINTS_PER_SET: usize = 150;
 /// The latent explorer's data: the principal axes of the healthy validation latents, and up to
 /// `POINTS_PER_SET` healthy-validation, anomalous-test and normal-test images projected on them
 /// (an even spread over each set, so every case or class shows).
-fn latent_views(info: &crate::run::RunInfo, weights: &[u8]) -> Result<LatentViews> {
+fn latent_views(
+    info: &crate::run::RunInfo,
+    weights: &[u8],
+    precision: WeightsPrecision,
+) -> Result<LatentViews> {
     let split = crate::eval::rebuild_split(info)?;
     let device = Device::flex();
     let config = &info.train.model;
-    let generator = lran::export::load_generator(config, weights.to_vec(), &device, &info.name)?;
+    let generator =
+        lran::export::load_generator_in(config, weights.to_vec(), precision, &device, &info.name)?;
     let dim = config.latent_dim;
     // z and score of every image at `indices`.
     let encode = |set: &lran::data::ImageSet, indices: &[usize]| -> (Vec<Vec<f32>>, Vec<f32>) {
