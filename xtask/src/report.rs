@@ -236,8 +236,14 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
 }
 
 fn tuning_table(out: &mut String, summary: &SuiteSummary) {
+    let options = summary
+        .train_options
+        .as_deref()
+        .map(|o| format!(", all with `{o}`"))
+        .unwrap_or_default();
     out.push_str(&format!(
-        "### Brain model settings chosen on validation data (AUC)\n\n{}\n\n",
+        "### Brain model settings chosen on validation data: {}{options} (AUC)\n\n{}\n\n",
+        summary.grid.join(" × "),
         provenance(summary)
     ));
     out.push_str(
@@ -310,9 +316,25 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
         brain_table(&mut out, &summary, &paper);
         any = true;
     }
-    if let Some(summary) = read::<SuiteSummary>(&results.join("tuning/summary.json"))? {
-        tuning_table(&mut out, &summary);
-        any = true;
+    // The tuning grids: results/tuning/ and any tagged ones (results/tuning-<tag>/).
+    let mut tuning: Vec<PathBuf> = std::fs::read_dir(results)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n == "tuning" || n.starts_with("tuning-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    tuning.sort();
+    for folder in tuning {
+        if let Some(summary) = read::<SuiteSummary>(&folder.join("summary.json"))? {
+            tuning_table(&mut out, &summary);
+            any = true;
+        }
     }
     if !any {
         bail!(

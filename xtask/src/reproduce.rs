@@ -103,12 +103,21 @@ pub enum AblationDataset {
     Brain,
 }
 
-/// The folder of a suite's results under --out: the suite's name, and `ablation-brain` for the
-/// brain ablation (so that it does not replace MNIST's).
-pub fn suite_folder(suite: Suite, ablation_dataset: Option<AblationDataset>) -> String {
-    match (suite, ablation_dataset) {
-        (Suite::Ablation, Some(AblationDataset::Brain)) => "ablation-brain".into(),
-        _ => suite.name().into(),
+/// The folder of a suite's results under --out: the suite's name, `ablation-brain` for the
+/// brain ablation (so that it does not replace MNIST's), and `-<tag>` after either for a tagged
+/// run (a second tuning grid beside the first).
+pub fn suite_folder(
+    suite: Suite,
+    ablation_dataset: Option<AblationDataset>,
+    tag: Option<&str>,
+) -> String {
+    let base = match (suite, ablation_dataset) {
+        (Suite::Ablation, Some(AblationDataset::Brain)) => "ablation-brain".to_string(),
+        _ => suite.name().to_string(),
+    };
+    match tag {
+        Some(tag) => format!("{base}-{tag}"),
+        None => base,
     }
 }
 
@@ -156,6 +165,10 @@ pub struct ReproduceArgs {
     /// Extra `cargo xtask train` options passed to every run (e.g. "--w-lr 0.5 --latent-dim 64").
     #[arg(long, allow_hyphen_values = true)]
     pub train_options: Option<String>,
+    /// Results in `results/<suite>-<tag>/` instead of `results/<suite>/` (e.g. a second tuning
+    /// grid kept beside the first); letters, digits and dashes.
+    #[arg(long)]
+    pub tag: Option<String>,
     /// Keep runs whose results file already exists (finish a suite that was interrupted).
     #[arg(long)]
     pub resume: bool,
@@ -272,6 +285,9 @@ pub struct SuiteSummary {
     /// Ablation: its dataset (absent in older files: MNIST).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ablation_dataset: Option<AblationDataset>,
+    /// The --tag of its folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
     /// Tuning: the grid and the selected point.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grid: Vec<String>,
@@ -536,11 +552,28 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
+    if let Some(tag) = &args.tag
+        && (tag.is_empty() || !tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        bail!("--tag {tag:?}: use letters, digits and dashes");
+    }
     let started = Instant::now();
-    let suite_dir = args
-        .out
-        .join(suite_folder(args.suite, ablation_dataset(&args)));
-    let plans = plans(&args)?;
+    let suite_dir = args.out.join(suite_folder(
+        args.suite,
+        ablation_dataset(&args),
+        args.tag.as_deref(),
+    ));
+    let mut plans = plans(&args)?;
+    // A tagged suite trains its own runs: it never overwrites the runs of an untagged one.
+    if let Some(tag) = &args.tag {
+        for plan in &mut plans {
+            let tagged = format!("{}-{tag}", plan.name);
+            if let Some(k) = plan.train_args.iter().position(|a| a == "--run-name") {
+                plan.train_args[k + 1] = tagged.clone();
+            }
+            plan.name = tagged;
+        }
+    }
     // Parse every command line before training anything: a typo fails at once.
     for plan in &plans {
         parse_train(&plan.train_args).with_context(|| format!("run {}", plan.name))?;
@@ -694,6 +727,7 @@ fn write_summary(
         mean_pixel_auc: mean(|g| g.pixel_auc.mean),
         groups,
         ablation_dataset: ablation_dataset(args),
+        tag: args.tag.clone(),
         grid: if args.suite == Suite::Tuning {
             args.grid.clone()
         } else {
@@ -711,7 +745,7 @@ fn ablation_dataset(args: &ReproduceArgs) -> Option<AblationDataset> {
 impl SuiteSummary {
     /// Its folder under the results folder.
     pub fn folder(&self) -> String {
-        suite_folder(self.suite, self.ablation_dataset)
+        suite_folder(self.suite, self.ablation_dataset, self.tag.as_deref())
     }
 }
 

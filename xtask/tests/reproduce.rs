@@ -311,6 +311,51 @@ fn tuning_selects_the_best_validation_score_of_every_grid_point() {
     assert!(report.contains("(selected)"), "{report}");
     assert!(report.contains("chosen on validation data"), "{report}");
 
+    // A tagged grid keeps its own folder and runs beside the first.
+    ok(
+        &[
+            "reproduce",
+            "--suite",
+            "tuning",
+            "--tag",
+            "size",
+            "--data-dir",
+            "hcp",
+            "--test-dir",
+            "brats",
+            "--grid",
+            "image-size=16,32",
+            "--seeds",
+            "0",
+            "--preset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--backend",
+            "cpu",
+            "--train-options",
+            "--batch-size 16 --latent-dim 8",
+            "--out",
+            results.to_str().unwrap(),
+            "--runs-dir",
+            runs.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    let tagged = json(&results.join("tuning-size/summary.json"));
+    assert_eq!(tagged["tag"], "size");
+    assert_eq!(
+        json(&results.join("tuning/summary.json"))["runs"],
+        summary["runs"]
+    );
+    for run in tagged["runs"].as_array().unwrap() {
+        let file = run["file"].as_str().unwrap();
+        assert!(file.ends_with("-size.json"), "{file}");
+        assert!(runs.join(file.trim_end_matches(".json")).is_dir(), "{file}");
+    }
+    let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
+    assert!(report.contains("image-size=16,32"), "{report}");
+
     // The brain ablation keeps its own folder beside MNIST's.
     ok(
         &[
