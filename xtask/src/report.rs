@@ -212,7 +212,8 @@ fn scores_table(out: &mut String, scores: &ScoresSummary) {
 
 fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
     out.push_str(&format!(
-        "### Brain: healthy T1 slices for training, tumour slices vs healthy slices for testing (AUC)\n\n{}\n\n",
+        "### Brain, `{}` network: healthy T1 slices for training, tumour slices vs healthy slices for testing (AUC)\n\n{}\n\n",
+        summary.preset,
         provenance(summary)
     ));
     out.push_str("| seed | ours, latent score | ours, pixel score |\n| --- | --- | --- |\n");
@@ -277,6 +278,25 @@ fn tuning_table(out: &mut String, summary: &SuiteSummary) {
     out.push('\n');
 }
 
+/// `results/<suite>/` and every `results/<suite>-<tag>/`, sorted.
+fn suite_folders(results: &Path, suite: Suite) -> Vec<PathBuf> {
+    let name = suite.name();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(results)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                        n == name || n.strip_prefix(name).is_some_and(|t| t.starts_with('-'))
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    folders.sort();
+    folders
+}
+
 /// The report as Markdown.
 pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
     let paper: PaperTables = read(paper_path)?.unwrap_or(PaperTables { tables: Vec::new() });
@@ -312,28 +332,20 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
         scores_table(&mut out, &scores);
         any = true;
     }
-    if let Some(summary) = read::<SuiteSummary>(&results.join("brain/summary.json"))? {
-        brain_table(&mut out, &summary, &paper);
-        any = true;
-    }
-    // The tuning grids: results/tuning/ and any tagged ones (results/tuning-<tag>/).
-    let mut tuning: Vec<PathBuf> = std::fs::read_dir(results)
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n == "tuning" || n.starts_with("tuning-"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    tuning.sort();
-    for folder in tuning {
-        if let Some(summary) = read::<SuiteSummary>(&folder.join("summary.json"))? {
-            tuning_table(&mut out, &summary);
-            any = true;
+    // The brain suites and tuning grids: results/<suite>/ and any tagged ones
+    // (results/<suite>-<tag>/).
+    for suite in [Suite::Brain, Suite::Tuning] {
+        for folder in suite_folders(results, suite) {
+            if let Some(summary) = read::<SuiteSummary>(&folder.join("summary.json"))? {
+                if summary.suite != suite {
+                    continue;
+                }
+                match suite {
+                    Suite::Brain => brain_table(&mut out, &summary, &paper),
+                    _ => tuning_table(&mut out, &summary),
+                }
+                any = true;
+            }
         }
     }
     if !any {
