@@ -118,6 +118,12 @@ fn provenance(summary: &SuiteSummary) -> String {
     );
     if summary.reduced {
         text.push_str(&format!("\n**{}.**", summary.note));
+    } else {
+        let mut note = summary.note.clone();
+        if let Some(first) = note.get(..1) {
+            note.replace_range(..1, &first.to_uppercase());
+        }
+        text.push_str(&format!("\n{note}."));
     }
     text
 }
