@@ -222,16 +222,31 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
         summary.preset,
         provenance(summary)
     ));
-    out.push_str("| seed | ours, latent score | ours, pixel score |\n| --- | --- | --- |\n");
+    // Older summaries lack the synthetic-lesion validation AUC: a dash then.
+    let validation = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+    out.push_str(
+        "| seed | ours, latent score | ours, pixel score | validation: synthetic lesions, latent score |\n\
+         | --- | --- | --- | --- |\n",
+    );
     for run in &summary.runs {
         out.push_str(&format!(
-            "| {} | {:.3} | {:.3} |\n",
-            run.seed, run.latent_auc, run.pixel_auc
+            "| {} | {:.3} | {:.3} | {} |\n",
+            run.seed,
+            run.latent_auc,
+            run.pixel_auc,
+            validation(run.validation_latent_auc)
         ));
     }
     if let (Some(latent), Some(pixel)) = (summary.mean_latent_auc, summary.mean_pixel_auc) {
+        let synthetic: Option<Vec<f64>> = summary
+            .runs
+            .iter()
+            .map(|r| r.validation_latent_auc)
+            .collect();
+        let synthetic = synthetic.as_deref().and_then(Spread::of).map(|s| s.mean);
         out.push_str(&format!(
-            "| **mean** | **{latent:.3}** | **{pixel:.3}** |\n"
+            "| **mean** | **{latent:.3}** | **{pixel:.3}** | {} |\n",
+            validation(synthetic)
         ));
     }
     if let Some(value) = paper.lran("brain", "auc") {
