@@ -17,6 +17,8 @@
 //! Needs node, Chromium (`/usr/bin/chromium`, or `CHROMIUM`) and the wasm32 target; without
 //! them the test is skipped, unless `LRAN_REQUIRE_BROWSER=1` (CI sets it) makes that a failure.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -187,19 +189,7 @@ fn load_model(name: &str) -> ScoringModel {
 
 /// The shared TCGA-DU-7294 case, when this checkout sits beside ../shared.
 fn tcga_case() -> Option<PathBuf> {
-    let dir = root().join("../shared/data/brain/tumour/TCGA-DU-7294");
-    if dir.is_dir() {
-        return Some(dir.canonicalize().unwrap());
-    }
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{} is missing (CI must have the shared data)",
-        dir.display()
-    );
-    eprintln!("the volume checks are skipped: {} is absent", dir.display());
-    None
+    common::shared_data("brain").map(|brain| brain.join("tumour/TCGA-DU-7294"))
 }
 
 /// The volume fixture and what the native scorer makes of it: kept slices, every kept slice's

@@ -51,23 +51,7 @@ fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
 }
 
 fn shared(name: &str) -> Option<PathBuf> {
-    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    let dir = manifest.join("../../shared/data").join(name);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{} is missing (CI must have the shared data)",
-        dir.display()
-    );
-    eprintln!("skipped: {} is absent", dir.display());
-    None
+    common::shared_data(name)
 }
 
 /// HCP healthy subjects → BraTS 2019 test cases through train and eval: the subject split, the

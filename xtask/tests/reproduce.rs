@@ -232,6 +232,35 @@ fn reproduce_refuses_what_it_cannot_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `reproduce` on the brain phantoms in `dir` (hcp/, brats/): one seed, one epoch, the tiny
+/// network at 32 px unless `train_options` says otherwise; `suite_args` name the suite.
+fn brain_reproduce(dir: &Path, suite_args: &[&str], train_options: &str) -> String {
+    let (results, runs) = (dir.join("results"), dir.join("runs"));
+    let mut args = vec!["reproduce"];
+    args.extend(suite_args);
+    args.extend([
+        "--data-dir",
+        "hcp",
+        "--test-dir",
+        "brats",
+        "--seeds",
+        "0",
+        "--preset",
+        "tiny",
+        "--epochs",
+        "1",
+        "--backend",
+        "cpu",
+        "--train-options",
+        train_options,
+        "--out",
+        results.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    ok(&args, dir)
+}
+
 /// The tuning suite trains every grid point per seed (HCP-layout healthy phantoms, BraTS 2019
 /// tumour phantoms) and selects by the synthetic-lesion validation AUC, never by test AUC.
 #[test]
@@ -241,33 +270,10 @@ fn tuning_selects_the_best_validation_score_of_every_grid_point() {
     write_brats2019(&dir.join("brats"));
     let results = dir.join("results");
     let runs = dir.join("runs");
-    ok(
-        &[
-            "reproduce",
-            "--suite",
-            "tuning",
-            "--data-dir",
-            "hcp",
-            "--test-dir",
-            "brats",
-            "--grid",
-            "w-lr=0.01,1 latent-dim=8",
-            "--seeds",
-            "0",
-            "--preset",
-            "tiny",
-            "--epochs",
-            "1",
-            "--backend",
-            "cpu",
-            "--train-options",
-            "--image-size 32 --batch-size 16",
-            "--out",
-            results.to_str().unwrap(),
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ],
+    brain_reproduce(
         &dir,
+        &["--suite", "tuning", "--grid", "w-lr=0.01,1 latent-dim=8"],
+        "--image-size 32 --batch-size 16",
     );
     let summary = json(&results.join("tuning/summary.json"));
     let run_list = summary["runs"].as_array().unwrap();
@@ -312,35 +318,17 @@ fn tuning_selects_the_best_validation_score_of_every_grid_point() {
     assert!(report.contains("chosen on validation data"), "{report}");
 
     // A tagged grid keeps its own folder and runs beside the first.
-    ok(
+    brain_reproduce(
+        &dir,
         &[
-            "reproduce",
             "--suite",
             "tuning",
             "--tag",
             "size",
-            "--data-dir",
-            "hcp",
-            "--test-dir",
-            "brats",
             "--grid",
-            "image-size=16,32",
-            "--seeds",
-            "0",
-            "--preset",
-            "tiny",
-            "--epochs",
-            "1",
-            "--backend",
-            "cpu",
-            "--train-options",
-            "--batch-size 16 --latent-dim 8",
-            "--out",
-            results.to_str().unwrap(),
-            "--runs-dir",
-            runs.to_str().unwrap(),
+            "image-size=32,64",
         ],
-        &dir,
+        "--batch-size 16 --latent-dim 8",
     );
     let tagged = json(&results.join("tuning-size/summary.json"));
     assert_eq!(tagged["tag"], "size");
@@ -354,36 +342,13 @@ fn tuning_selects_the_best_validation_score_of_every_grid_point() {
         assert!(runs.join(file.trim_end_matches(".json")).is_dir(), "{file}");
     }
     let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
-    assert!(report.contains("image-size=16,32"), "{report}");
+    assert!(report.contains("image-size=32,64"), "{report}");
 
     // The brain ablation keeps its own folder beside MNIST's.
-    ok(
-        &[
-            "reproduce",
-            "--suite",
-            "ablation",
-            "--ablation-dataset",
-            "brain",
-            "--data-dir",
-            "hcp",
-            "--test-dir",
-            "brats",
-            "--seeds",
-            "0",
-            "--preset",
-            "tiny",
-            "--epochs",
-            "1",
-            "--backend",
-            "cpu",
-            "--train-options",
-            "--image-size 32 --batch-size 16",
-            "--out",
-            results.to_str().unwrap(),
-            "--runs-dir",
-            runs.to_str().unwrap(),
-        ],
+    brain_reproduce(
         &dir,
+        &["--suite", "ablation", "--ablation-dataset", "brain"],
+        "--image-size 32 --batch-size 16",
     );
     let ablation = json(&results.join("ablation-brain/summary.json"));
     assert_eq!(ablation["ablation_dataset"], "brain");

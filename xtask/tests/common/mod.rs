@@ -24,3 +24,25 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// `../shared/data/<name>` beside this checkout. Absent, the caller skips its checks, unless
+/// CI=true or LRAN_REQUIRE_DATA=1 make that a failure.
+pub fn shared_data(name: &str) -> Option<PathBuf> {
+    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let dir = manifest.join("../../shared/data").join(name);
+    if dir.is_dir() {
+        return Some(dir.canonicalize().unwrap_or(dir));
+    }
+    let required = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{} is missing (CI must have the shared data)",
+        dir.display()
+    );
+    eprintln!("skipped: {} is absent", dir.display());
+    None
+}
