@@ -11,7 +11,7 @@
 use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 
-use crate::colormap::{Colormap, HEATMAP_MAX, heatmap_rgba, image_rgba};
+use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
 use crate::data::brain::{SlicedCase, slice_upload};
 use crate::error::LranError;
 use crate::export::{ImageReport, ModelCard, ScoringModel};
@@ -262,18 +262,6 @@ async fn webgpu_or_cpu() -> (Device, String, bool) {
         "CPU (WebAssembly; this build has no WebGPU)".to_string(),
         false,
     )
-}
-
-/// A model-range image (`channels × size × size`) as RGBA bytes for an `ImageData`.
-#[wasm_bindgen]
-pub fn render_image(values: Vec<f32>, channels: usize, size: usize) -> Result<Vec<u8>, JsError> {
-    image_rgba(&values, channels, size).map_err(js_error)
-}
-
-/// Residual values as inferno RGBA bytes, full heat at [`heatmap_max`].
-#[wasm_bindgen]
-pub fn render_heatmap(values: Vec<f32>) -> Vec<u8> {
-    heatmap_rgba(&values, HEATMAP_MAX)
 }
 
 /// The heat maps on offer: `[{ name, table }]`, each table 256 RGBA entries for residuals

@@ -126,6 +126,12 @@ function logFile(name, text, kind) {
   while ($('file-log').childElementCount > 40) $('file-log').lastChild.remove();
 }
 
+/** Says why `name` was not scored: in the error box and in the file list. */
+function refuse(name, text) {
+  showError(text.includes(name) ? text : `${name}: ${text}`);
+  logFile(name, `not scored: ${text}`, 'refused');
+}
+
 // Finished attempts (scored or refused), and the model state: hooks for the browser tests.
 function attemptDone() {
   document.body.dataset.attempts = String(Number(document.body.dataset.attempts ?? 0) + 1);
@@ -258,9 +264,7 @@ async function scoreBytes(name, bytes) {
     else await scoreImage(name, bytes);
     clearError();
   } catch (error) {
-    const text = message(error);
-    showError(text.includes(name) ? text : `${name}: ${text}`);
-    logFile(name, `not scored: ${text}`, 'refused');
+    refuse(name, message(error));
     setStatus(`Ready: ${engine ? engine.backend : 'no model'}. ${name} could not be scored.`);
   } finally {
     attemptDone();
@@ -350,8 +354,7 @@ function takeFiles(files) {
       try {
         bytes = await readFile(file);
       } catch (error) {
-        showError(message(error));
-        logFile(file.name, `not scored: ${message(error)}`, 'refused');
+        refuse(file.name, message(error));
         attemptDone();
         return;
       }

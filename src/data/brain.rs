@@ -190,8 +190,12 @@ pub fn slice_upload(name: &str, bytes: &[u8], input: &BrainInput) -> Result<Slic
             ),
         ));
     }
-    let rule = input.mask_rule.unwrap_or(MaskRule::NonZero);
-    if matches!(rule, MaskRule::NonZero | MaskRule::Given) {
+    // Uploads carry no mask file: a model trained on given masks sees non-zero voxels.
+    let rule = match input.mask_rule {
+        None | Some(MaskRule::Given) => MaskRule::NonZero,
+        Some(rule) => rule,
+    };
+    if rule == MaskRule::NonZero {
         let nonzero = volume.data.iter().filter(|&&v| v != 0.0).count();
         if nonzero as f64 > MAX_NONZERO_FRACTION * volume.voxels() as f64 {
             return Err(LranError::data(
@@ -208,11 +212,6 @@ pub fn slice_upload(name: &str, bytes: &[u8], input: &BrainInput) -> Result<Slic
         modalities: vec![volume],
         mask: None,
         segmentation: None,
-    };
-    let rule = if rule == MaskRule::Given {
-        MaskRule::NonZero
-    } else {
-        rule
     };
     let sliced = slice_case(&case, rule, &input.slices)?;
     if sliced.slices.is_empty() {

@@ -343,8 +343,9 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
             any = true;
         }
     }
-    for folder in ["ablation", "ablation-brain"] {
-        if let Some(summary) = read::<SuiteSummary>(&results.join(folder).join("summary.json"))? {
+    // MNIST's ablation, the brain's (`ablation-brain`) and any tagged one.
+    for folder in suite_folders(results, Suite::Ablation) {
+        if let Some(summary) = read::<SuiteSummary>(&folder.join("summary.json"))? {
             ablation_table(&mut out, &summary, &paper);
             any = true;
         }

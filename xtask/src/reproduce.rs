@@ -415,6 +415,12 @@ fn grid_points(grid: &[String]) -> Result<Vec<GridPoint>> {
 
 fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
     let preset = format!("{:?}", args.preset).to_lowercase();
+    // A tagged suite trains its own runs: it never overwrites the runs of an untagged one.
+    let tag = args
+        .tag
+        .as_deref()
+        .map(|t| format!("-{t}"))
+        .unwrap_or_default();
     let classes: Vec<u8> = if args.classes.is_empty() {
         (0..10).collect()
     } else {
@@ -434,7 +440,7 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
                 let suffix = variant
                     .map(|v| format!("-{}", v.name()))
                     .unwrap_or_default();
-                let name = format!("{dataset}-class{class}-seed{seed}-{preset}{suffix}");
+                let name = format!("{dataset}-class{class}-seed{seed}-{preset}{suffix}{tag}");
                 let mut train_args = vec![
                     "--dataset".to_string(),
                     dataset.to_string(),
@@ -473,7 +479,7 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
                 if let Some(point) = point {
                     suffix.push_str(&point.suffix);
                 }
-                let name = format!("brain-t1-seed{seed}-{preset}{suffix}");
+                let name = format!("brain-t1-seed{seed}-{preset}{suffix}{tag}");
                 let mut train_args = vec![
                     "--dataset".to_string(),
                     "brain".into(),
@@ -563,17 +569,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         ablation_dataset(&args),
         args.tag.as_deref(),
     ));
-    let mut plans = plans(&args)?;
-    // A tagged suite trains its own runs: it never overwrites the runs of an untagged one.
-    if let Some(tag) = &args.tag {
-        for plan in &mut plans {
-            let tagged = format!("{}-{tag}", plan.name);
-            if let Some(k) = plan.train_args.iter().position(|a| a == "--run-name") {
-                plan.train_args[k + 1] = tagged.clone();
-            }
-            plan.name = tagged;
-        }
-    }
+    let plans = plans(&args)?;
     // Parse every command line before training anything: a typo fails at once.
     for plan in &plans {
         parse_train(&plan.train_args).with_context(|| format!("run {}", plan.name))?;

@@ -59,9 +59,9 @@ fn source_of(case: &str) -> &'static str {
     }
 }
 
-/// Axial position of the `fraction` point of a case's kept slices.
-fn middle(sliced: &SlicedCase, fraction: f64) -> usize {
-    ((sliced.slices.len() - 1) as f64 * fraction).round() as usize
+/// The middle one of a case's kept slices.
+fn middle(sliced: &SlicedCase) -> usize {
+    sliced.slices.len() / 2
 }
 
 pub fn run(args: SamplesArgs) -> Result<()> {
@@ -109,7 +109,7 @@ pub fn run(args: SamplesArgs) -> Result<()> {
             continue;
         }
         if case.segmentation.is_none() {
-            save(&sliced, middle(&sliced, 0.5), "healthy", "Healthy brain")?;
+            save(&sliced, middle(&sliced), "healthy", "Healthy brain")?;
             continue;
         }
         // A tumour case: its largest tumour cross-section, a small one, and a healthy slice.
