@@ -44,6 +44,9 @@ struct WasmModule {
     name: &'static str,
     backend: &'static str,
     profile: &'static str,
+    /// The profile under `--quick`: the same settings for both modules, one folder each (both
+    /// compile to `lran.wasm`).
+    quick_profile: &'static str,
     features: &'static str,
     wasm_opt_level: &'static str,
 }
@@ -53,6 +56,7 @@ const MODULES: [WasmModule; 2] = [
         name: "lran_gpu",
         backend: "webgpu",
         profile: "web-gpu",
+        quick_profile: "web-quick-gpu",
         features: "webgpu",
         wasm_opt_level: "-Oz",
     },
@@ -60,6 +64,7 @@ const MODULES: [WasmModule; 2] = [
         name: "lran_cpu",
         backend: "cpu",
         profile: "web-cpu",
+        quick_profile: "web-quick-cpu",
         features: "",
         wasm_opt_level: "-O3",
     },
@@ -70,7 +75,15 @@ pub struct WebArgs {
     /// Skip wasm-opt even when it is available (faster, larger).
     #[arg(long)]
     pub no_wasm_opt: bool,
+    /// A build for tests: both modules in the `web-quick-*` profiles (no link-time
+    /// optimisation, parallel code generation) and `wasm-opt -O1`. Much faster to compile cold,
+    /// larger and slower to run; the shipped builds keep their profiles and levels.
+    #[arg(long)]
+    pub quick: bool,
 }
+
+/// wasm-opt's level under `--quick`: its fast passes, not the minutes-long `-Oz`/`-O3`.
+const QUICK_WASM_OPT_LEVEL: &str = "-O1";
 
 #[derive(Debug, Args)]
 pub struct DistArgs {
@@ -165,9 +178,14 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
     std::fs::create_dir_all(&pkg)?;
     let mut modules = Vec::new();
     for module in &MODULES {
+        let (profile, wasm_opt_level) = if args.quick {
+            (module.quick_profile, QUICK_WASM_OPT_LEVEL)
+        } else {
+            (module.profile, module.wasm_opt_level)
+        };
         eprintln!(
-            "building {} for {TARGET} (profile {}; the first build takes a while)",
-            module.name, module.profile
+            "building {} for {TARGET} (profile {profile}; the first build takes a while)",
+            module.name
         );
         let status = Command::new(&cargo)
             .current_dir(root)
@@ -180,7 +198,7 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
                 TARGET,
                 "--no-default-features",
             ])
-            .args(["--features", module.features, "--profile", module.profile])
+            .args(["--features", module.features, "--profile", profile])
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
                 WASM_RUSTFLAGS,
@@ -190,8 +208,16 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
         if !status.success() {
             bail!("the wasm32 build of {} failed", module.name);
         }
-        let out = target_dir.join(TARGET).join(module.profile);
-        let packaged = package(root, &out, module, &wasm_bindgen, &version, args)?;
+        let out = target_dir.join(TARGET).join(profile);
+        let packaged = package(
+            root,
+            &out,
+            module,
+            wasm_opt_level,
+            &wasm_bindgen,
+            &version,
+            args,
+        )?;
         for file in [
             format!("{}.js", module.name),
             format!("{}_bg.wasm", module.name),
@@ -203,7 +229,7 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
         modules.push(ModuleInfo {
             name: module.name.into(),
             backend: module.backend.into(),
-            profile: module.profile.into(),
+            profile: profile.into(),
             wasm_opt: packaged.wasm_opt,
             wasm_bytes: bytes.len() as u64,
             wasm_gzip_bytes: gzip_len(&bytes)?,
@@ -286,6 +312,7 @@ fn package(
     root: &Path,
     out: &Path,
     module: &WasmModule,
+    wasm_opt_level: &str,
     wasm_bindgen: &Path,
     version: &str,
     args: &WebArgs,
@@ -294,7 +321,7 @@ fn package(
     let compiled =
         std::fs::read(&wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let dir = out.join("pkg");
-    let wasm_opt_flags = [&[module.wasm_opt_level][..], WASM_OPT_FEATURES].concat();
+    let wasm_opt_flags = [&[wasm_opt_level][..], WASM_OPT_FEATURES].concat();
     let mut stamp = serde_json::json!({
         "source_sha256": sha256_hex(&compiled),
         "name": module.name,
@@ -340,7 +367,7 @@ fn package(
     let wasm_opt = if args.no_wasm_opt {
         None
     } else {
-        optimise(root, &bg, module.wasm_opt_level)?
+        optimise(root, &bg, wasm_opt_level)?
     };
     stamp["wasm_opt"] = serde_json::json!(wasm_opt);
     write_json(&dir.join(STAMP), &stamp)?;

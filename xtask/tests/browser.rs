@@ -1,4 +1,4 @@
-//! The page end to end in a real browser: `cargo xtask dist` builds it into a scratch folder,
+//! The page end to end in a real browser: `cargo xtask dist --quick` builds it into a scratch folder,
 //! `cargo xtask serve --root` serves that folder as a static host would, and
 //! tests/browser/page.test.mjs drives headless Chromium through it:
 //! - real MNIST test digits (PNG and JPEG) on the WebGPU path and on the forced CPU path, then a
@@ -353,7 +353,9 @@ fn the_page_scores_uploads_like_the_native_scorer() {
     let _ = std::fs::remove_dir_all(&dir);
     let site = dir.join("site");
     let status = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["dist", "--out"])
+        // --quick: no link-time optimisation and wasm-opt's fast level, so a cold CI run builds
+        // the page in minutes; the shipped profiles are the same code, optimised further.
+        .args(["dist", "--quick", "--out"])
         .arg(&site)
         .status()
         .expect("xtask dist runs");
