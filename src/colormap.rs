@@ -143,6 +143,51 @@ pub fn heatmap_rgba_in(colormap: Colormap, values: &[f32], max: f32) -> Vec<u8> 
         .collect()
 }
 
+/// How strongly the residual colours cover the input in an overlay, unless a person chooses
+/// otherwise (the page's opacity slider starts here too: index.html).
+pub const DEFAULT_OVERLAY_OPACITY: f32 = 0.6;
+
+/// The page's residual overlay (www/app.js, `drawOverlay`): each pixel of `input_rgba` blended
+/// at `opacity` with `colormap`'s colour of its residual, read from the same 256-entry lookup
+/// table at `residual / HEATMAP_MAX`. `residual` holds one value per pixel.
+pub fn overlay_rgba(
+    input_rgba: &[u8],
+    residual: &[f32],
+    colormap: Colormap,
+    opacity: f32,
+) -> Result<Vec<u8>> {
+    if input_rgba.len() != residual.len() * 4 {
+        return Err(LranError::data(
+            "overlay",
+            format!(
+                "{} RGBA bytes for {} residual values",
+                input_rgba.len(),
+                residual.len()
+            ),
+        ));
+    }
+    let table = colormap.lookup_table();
+    let opacity = if opacity.is_nan() {
+        0.0
+    } else {
+        opacity.clamp(0.0, 1.0)
+    };
+    let mut rgba = input_rgba.to_vec();
+    for (i, &value) in residual.iter().enumerate() {
+        let t = if value.is_nan() {
+            0.0
+        } else {
+            (value / HEATMAP_MAX).clamp(0.0, 1.0)
+        };
+        let k = (t * 255.0).round() as usize * 4;
+        for c in 0..3 {
+            let blended = (1.0 - opacity) * rgba[i * 4 + c] as f32 + opacity * table[k + c] as f32;
+            rgba[i * 4 + c] = blended.round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    Ok(rgba)
+}
+
 /// A model-range image (`channels × size × size`, [−1, 1]) → RGBA pixels: one channel as gray,
 /// three or more as RGB (extra channels are not shown), two as gray of the first.
 pub fn image_rgba(values: &[f32], channels: usize, size: usize) -> Result<Vec<u8>> {
@@ -173,6 +218,29 @@ pub fn image_rgba(values: &[f32], channels: usize, size: usize) -> Result<Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlay_blends_the_lookup_colour_at_the_opacity() {
+        let input = [100u8, 100, 100, 255, 0, 0, 0, 255];
+        // No residual: the lowest colour; a residual past HEATMAP_MAX: the hottest.
+        let residual = [0.0, 2.0 * HEATMAP_MAX];
+        let full = overlay_rgba(&input, &residual, Colormap::Gray, 1.0).unwrap();
+        assert_eq!(full, vec![0, 0, 0, 255, 255, 255, 255, 255]);
+        let none = overlay_rgba(&input, &residual, Colormap::Gray, 0.0).unwrap();
+        assert_eq!(none, input.to_vec());
+        let half = overlay_rgba(
+            &input,
+            &[HEATMAP_MAX / 2.0, f32::NAN],
+            Colormap::Inferno,
+            0.5,
+        )
+        .unwrap();
+        let table = Colormap::Inferno.lookup_table();
+        let k = 128 * 4; // round(0.5 · 255)
+        assert_eq!(half[0], (0.5 * 100.0 + 0.5 * table[k] as f32).round() as u8);
+        assert_eq!(half[4..7], [0, 0, 2]); // NaN reads as 0: half of inferno(0) = (0, 0, 4)
+        assert!(overlay_rgba(&input, &[0.0], Colormap::Gray, 0.5).is_err());
+    }
 
     fn lightness([r, g, b]: [u8; 3]) -> f32 {
         0.2126 * r as f32 + 0.7152 * g as f32 + 0.0722 * b as f32

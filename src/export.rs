@@ -264,6 +264,24 @@ impl ScoringModel {
         })
     }
 
+    /// Loads an export folder (`model.json` beside its weights file) from disk.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn from_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
+        let card_path = dir.join("model.json");
+        let card_name = card_path.display().to_string();
+        let text = std::fs::read_to_string(&card_path)
+            .map_err(|e| LranError::model(&card_name, format!("cannot read it: {e}")))?;
+        let card = ModelCard::from_json(&card_name, &text)?;
+        let weights_path = dir.join(&card.weights_file);
+        let weights = std::fs::read(&weights_path).map_err(|e| {
+            LranError::model(
+                weights_path.display().to_string(),
+                format!("cannot read it: {e}"),
+            )
+        })?;
+        Self::from_bytes(card, weights, device)
+    }
+
     /// Wraps an in-memory generator (the trainer's), as an export of it would load.
     pub fn from_generator(card: ModelCard, generator: &Generator, device: &Device) -> Self {
         let device = device.clone().inner();

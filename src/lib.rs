@@ -29,6 +29,7 @@ pub mod rng;
 pub mod score;
 #[cfg(feature = "train")]
 pub mod train;
+pub mod upload;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

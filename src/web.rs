@@ -12,10 +12,9 @@ use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 
 use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
-use crate::data::brain::{SlicedCase, slice_upload};
-use crate::error::LranError;
+use crate::data::brain::SlicedCase;
 use crate::export::{ImageReport, ModelCard, ScoringModel};
-use crate::preprocess::{decode_image, image_to_input};
+use crate::upload::{image_input, volume_slices};
 
 unsafe extern "C" {
     /// wasm-ld's synthetic function running the static constructors (cubecl registers its IR
@@ -119,8 +118,7 @@ impl Scorer {
     /// healthy validation images, verdict, the model's input, reconstruction and residual map,
     /// z, ẑ and z's place in the latent explorer; the input and reconstruction also as RGBA.
     pub async fn score_image(&self, name: String, bytes: Vec<u8>) -> Result<JsValue, JsError> {
-        let image = decode_image(&name, &bytes).map_err(js_error)?;
-        let input = image_to_input(&image, self.model.config()).map_err(js_error)?;
+        let input = image_input(&name, &bytes, self.model.config()).map_err(js_error)?;
         let report = self.model.report_async(&input).await.map_err(js_error)?;
         self.to_js(vec![report])
     }
@@ -128,16 +126,7 @@ impl Scorer {
     /// Reads and slices a NIfTI volume (`.nii` or `.nii.gz` bytes) as the model's training
     /// sliced its data. Only brain models take volumes.
     pub fn open_volume(&self, name: String, bytes: Vec<u8>) -> Result<UploadedVolume, JsError> {
-        let Some(input) = &self.model.card.brain_input else {
-            return Err(js_error(LranError::data(
-                &name,
-                format!(
-                    "{} is not a brain model: NIfTI volumes need a model trained on brain MRI (pick one in the model list)",
-                    self.model.card.name
-                ),
-            )));
-        };
-        let sliced = slice_upload(&name, &bytes, input).map_err(js_error)?;
+        let sliced = volume_slices(&name, &bytes, &self.model.card).map_err(js_error)?;
         Ok(UploadedVolume { sliced })
     }
 

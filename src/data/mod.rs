@@ -196,13 +196,36 @@ impl Split {
             Ok(set)
         };
         let (validation_indices, train_indices) = normal.split_at(held_out);
-        let test_indices: Vec<usize> = (0..test.len()).collect();
         Ok(Self {
             train: convert(train, train_indices)?,
             validation: convert(train, validation_indices)?,
-            test: convert(test, &test_indices)?,
+            test: labelled_test_set(test, class, protocol, config)?,
             synthetic: None,
             excluded: 0,
         })
     }
+}
+
+/// A whole ten-class test split as model inputs, each image anomalous unless `protocol` makes
+/// its class normal for `class`: the test of [`Split::labelled_classes`], and what an exported
+/// model is evaluated on (`cargo xtask eval --model`).
+pub fn labelled_test_set(
+    test: &LabelledImages,
+    class: u8,
+    protocol: Protocol,
+    config: &ModelConfig,
+) -> Result<ImageSet> {
+    let mut set = ImageSet::new(config);
+    for i in 0..test.len() {
+        let input = planes_to_input(
+            test.image(i),
+            test.channels,
+            test.width,
+            test.height,
+            config,
+        )?;
+        let label = test.labels[i];
+        set.push(input, !protocol.is_normal(label, class), label);
+    }
+    Ok(set)
 }

@@ -1,4 +1,5 @@
-//! `cargo xtask eval`: score a run's test split with its selected weights.
+//! `cargo xtask eval`: score a run's test split with its selected weights (`--run`), or an
+//! exported model on labelled data it never saw (`--model` with `--dataset` and its folder).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,15 +13,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend};
 use crate::data::brain::CaseSummary;
-use crate::data::{self, DatasetSpec};
+use crate::data::{self, Dataset, DatasetSpec};
 use crate::provenance::{commit, now_unix, write_json};
 use crate::run::{RunDir, RunInfo};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Run name (a folder under --runs-dir).
-    #[arg(long)]
-    pub run: String,
+    /// Run name (a folder under --runs-dir): its own test split, with its selected weights.
+    #[arg(long, required_unless_present = "model", conflicts_with = "model")]
+    pub run: Option<String>,
+    /// An exported model folder (models/<name>): scored on the labelled data that --dataset
+    /// and --data-dir or --test-dir name, read and cut as the model's training data was.
+    #[arg(long, requires = "dataset")]
+    pub model: Option<PathBuf>,
+    /// With --model: what the labelled data is.
+    #[arg(long, value_enum, requires = "model")]
+    pub dataset: Option<Dataset>,
+    /// With --model: mnist or fashion-mnist (the IDX files; mnist without it: the sample built
+    /// into the binary), cifar10 (binary batches), folder (<dir>/normal and <dir>/anomalous).
+    /// Their whole test split is scored, the model's normal class normal.
+    #[arg(long, requires = "model")]
+    pub data_dir: Option<PathBuf>,
+    /// With --model --dataset brain: the cases with tumour segmentations (BraTS 2019–2023
+    /// layouts, a plain folder with <name>_seg, or lran's shared data).
+    #[arg(long, requires = "model")]
+    pub test_dir: Option<PathBuf>,
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
     /// Results file; defaults to <run>/eval.json.
@@ -100,7 +117,7 @@ pub fn rebuild_split(info: &RunInfo) -> Result<Split> {
     Ok(data.split)
 }
 
-fn named_scores(set: &ImageSet, scores: &lran::score::Scores) -> Vec<ImageScores> {
+pub fn named_scores(set: &ImageSet, scores: &lran::score::Scores) -> Vec<ImageScores> {
     if set.names.iter().all(|n| n.is_empty()) {
         return Vec::new();
     }
@@ -115,8 +132,16 @@ fn named_scores(set: &ImageSet, scores: &lran::score::Scores) -> Vec<ImageScores
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
+    match (&args.run, &args.model) {
+        (Some(run), None) => run_eval(run, &args),
+        (None, Some(model)) => crate::eval_model::run(model, &args),
+        _ => anyhow::bail!("give either --run or --model"),
+    }
+}
+
+fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
     let started = Instant::now();
-    let run_dir = RunDir::new(&args.runs_dir, &args.run);
+    let run_dir = RunDir::new(&args.runs_dir, run);
     let info = run_dir.read_info()?;
     let (weights, selection) = run_dir.load_best()?;
     let progress = run_dir.read_progress()?;
@@ -172,7 +197,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
         test_scores: named_scores(&split.test, &scores),
         synthetic,
     };
-    let out = args.out.unwrap_or_else(|| run_dir.eval_path());
+    let out = args.out.clone().unwrap_or_else(|| run_dir.eval_path());
     write_json(&out, &results)?;
     println!(
         "{}: test AUC latent {:.4}, pixel {:.4} ({} images, {} anomalous; epoch {} of {}) -> {}",

@@ -5,6 +5,7 @@ mod backend;
 mod bench;
 mod data;
 mod eval;
+mod eval_model;
 mod export;
 mod gate;
 mod inspect;
@@ -13,6 +14,7 @@ mod report;
 mod reproduce;
 mod run;
 mod samples;
+mod score;
 mod serve;
 mod train;
 mod web;
@@ -45,8 +47,12 @@ enum Command {
     },
     /// Train a model on normal (healthy) data only.
     Train(train::TrainArgs),
-    /// Score a trained run's test split and write AUCs and ROC curves to a results file.
+    /// AUCs and ROC curves to a results file: a trained run on its own test split (--run), or an
+    /// exported model on labelled data it never saw (--model --dataset …).
     Eval(eval::EvalArgs),
+    /// Score your own images, NIfTI volumes or folders of them with an exported model, as the
+    /// page does: a table, and every row to --out (JSON or CSV).
+    Score(score::ScoreArgs),
     /// Write a run's selected weights and model.json to models/<name>/ for the page.
     Export(export::ExportArgs),
     /// Training and scoring images per second on each backend -> results/bench/<device>.json.
@@ -74,6 +80,7 @@ fn main() -> ExitCode {
         Command::Data { command } => inspect::run(command),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Score(args) => score::run(args),
         Command::Export(args) => export::run(args),
         Command::Web(args) => web::run(args),
         Command::Bench(args) => bench::run(args),

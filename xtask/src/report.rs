@@ -1,5 +1,7 @@
 //! `cargo xtask report`: the paper's tables from our results files, with the paper's own
-//! numbers beside ours where `docs/paper/tables.json` holds them (labelled as the paper's).
+//! numbers beside ours where `docs/paper/tables.json` holds them (labelled as the paper's), then
+//! every table of the paper in full as transcribed there (all its methods' rows, with the lines
+//! of the paper's text each came from).
 //! `--readme` writes the tables into README.md between its report markers, so the README's
 //! numbers are generated, never typed.
 
@@ -29,38 +31,188 @@ pub struct ReportArgs {
     pub readme: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct PaperTables {
     #[serde(default)]
+    source: Option<PaperSource>,
+    #[serde(default)]
     tables: Vec<PaperTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PaperSource {
+    /// Where the numbers were transcribed from.
+    #[serde(default)]
+    read_from: String,
 }
 
 #[derive(Debug, Deserialize)]
 struct PaperTable {
     id: String,
+    /// The paper's table number.
+    #[serde(default)]
+    table: Option<u32>,
     #[serde(default)]
     paper_label: String,
+    /// The caption as the paper's text gives it (none survived in the text transcribed).
+    #[serde(default)]
+    caption: Option<String>,
+    /// What the table holds, in lran's words.
+    #[serde(default)]
+    description: String,
+    /// lran's keys for the columns (what the report looks values up by).
     columns: Vec<String>,
+    /// The paper's own headers, one per column; absent or empty: `columns`.
+    #[serde(default)]
+    column_labels: Vec<String>,
+    /// `row[0]` is the row's label (a method or a configuration), the others numbers or null.
     rows: Vec<Vec<serde_json::Value>>,
+    /// The label of the row holding LRAN's values (default: the row labelled "LRAN").
+    #[serde(default)]
+    lran_row: Option<String>,
+    /// Tables whose rows are variants of LRAN (the ablation, the two scores): lran's key for
+    /// each row, in order ("no-latent", …, "full"; "pixel", "latent").
+    #[serde(default)]
+    row_keys: Vec<String>,
+    /// With `row_keys`: the column that `PaperTables::lran(id, row key)` reads.
+    #[serde(default)]
+    lookup_column: Option<String>,
+    /// The text lost the row labels; `rows[i][0]` was inferred (see `inferred_from`).
+    #[serde(default)]
+    row_labels_inferred: bool,
+    #[serde(default)]
+    inferred_from: Option<Inference>,
+    #[serde(default)]
+    source: Option<TableSource>,
+    #[serde(default)]
+    notes: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct TableSource {
+    /// The text file, relative to the repository root.
+    #[serde(default)]
+    file: String,
+    /// First and last line of the table in `file`.
+    #[serde(default)]
+    lines: Vec<u64>,
+    /// The prose that cites the table by number.
+    #[serde(default)]
+    identified_by: Option<Quote>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Quote {
+    #[serde(default)]
+    line: Option<u64>,
+    quote: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Inference {
+    #[serde(default)]
+    lines: Vec<u64>,
+    #[serde(default)]
+    quotes: Vec<Quote>,
+    #[serde(default)]
+    reasoning: String,
+}
+
+fn row_label(row: &[serde_json::Value]) -> Option<&str> {
+    row.first().and_then(|m| m.as_str())
+}
+
+impl PaperTable {
+    fn column(&self, key: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == key)
+    }
+
+    /// The paper's header of column `index` (lran's key where the paper's is not recorded).
+    fn header(&self, index: usize) -> &str {
+        self.column_labels
+            .get(index)
+            .map(String::as_str)
+            .filter(|l| !l.is_empty())
+            .or_else(|| self.columns.get(index).map(String::as_str))
+            .unwrap_or("")
+    }
+
+    fn lran_label(&self) -> &str {
+        self.lran_row.as_deref().unwrap_or("LRAN")
+    }
+
+    fn lran_row(&self) -> Option<&[serde_json::Value]> {
+        let label = self.lran_label();
+        self.rows
+            .iter()
+            .find(|r| row_label(r) == Some(label))
+            .map(Vec::as_slice)
+    }
+
+    fn keyed_row(&self, key: &str) -> Option<&[serde_json::Value]> {
+        let index = self.row_keys.iter().position(|k| k == key)?;
+        self.rows.get(index).map(Vec::as_slice)
+    }
 }
 
 impl PaperTables {
-    /// The paper's value for LRAN in table `id`, column `column`.
-    fn lran(&self, id: &str, column: &str) -> Option<f64> {
-        let table = self.tables.iter().find(|t| t.id == id)?;
-        let index = table.columns.iter().position(|c| c == column)?;
-        let row = table
-            .rows
-            .iter()
-            .find(|r| r.first().and_then(|m| m.as_str()) == Some("LRAN"))?;
-        row.get(index)?.as_f64()
+    fn table(&self, id: &str) -> Option<&PaperTable> {
+        self.tables.iter().find(|t| t.id == id)
+    }
+
+    /// The paper's value for LRAN in table `id`. `key` is a column (read in LRAN's row) or, in
+    /// a table whose rows are LRAN's variants (`row_keys`: the ablation's configurations), a
+    /// row key, read in the table's `lookup_column`.
+    fn lran(&self, id: &str, key: &str) -> Option<f64> {
+        let table = self.table(id)?;
+        if let Some(row) = table.keyed_row(key) {
+            let column = table.column(table.lookup_column.as_deref()?)?;
+            return row.get(column)?.as_f64();
+        }
+        let column = table.column(key)?;
+        table.lran_row()?.get(column)?.as_f64()
+    }
+
+    /// The paper's value in table `id`, the row with key `row_key`, column `column`.
+    fn cell(&self, id: &str, row_key: &str, column: &str) -> Option<f64> {
+        let table = self.table(id)?;
+        let column = table.column(column)?;
+        table.keyed_row(row_key)?.get(column)?.as_f64()
+    }
+
+    /// The best value in column `column` of table `id` among the rows other than LRAN's (the
+    /// methods the paper compares with), with the row's label as the paper prints it.
+    fn best_other(&self, id: &str, column: &str) -> Option<(&str, f64)> {
+        let table = self.table(id)?;
+        let index = table.column(column)?;
+        let lran = table.lran_label();
+        let mut best: Option<(&str, f64)> = None;
+        for row in &table.rows {
+            let Some(label) = row_label(row) else {
+                continue;
+            };
+            if label == lran {
+                continue;
+            }
+            if let Some(value) = row.get(index).and_then(|v| v.as_f64())
+                && best.is_none_or(|(_, b)| value > b)
+            {
+                best = Some((label, value));
+            }
+        }
+        best
+    }
+
+    /// The paper's header for column `column` of table `id` where it differs from the key
+    /// ("PLANE" for CIFAR-10's class 0).
+    fn column_label(&self, id: &str, column: &str) -> Option<&str> {
+        let table = self.table(id)?;
+        let header = table.header(table.column(column)?);
+        (!header.eq_ignore_ascii_case(column)).then_some(header)
     }
 
     fn label(&self, id: &str) -> Option<&str> {
-        self.tables
-            .iter()
-            .find(|t| t.id == id)
-            .map(|t| t.paper_label.as_str())
+        self.table(id).map(|t| t.paper_label.as_str())
     }
 }
 
@@ -76,6 +228,163 @@ fn paper_cell(value: Option<f64>) -> String {
     value
         .map(|v| format!("{v:.3}"))
         .unwrap_or_else(|| "—".into())
+}
+
+/// Text for a Markdown table cell: no pipes or line breaks.
+fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A transcribed cell: a number with at least the three decimals the paper mostly prints
+/// (JSON keeps no trailing zeros: 0.710 reads 0.71) and more where the paper gives more.
+fn transcribed(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "—".into(),
+        serde_json::Value::String(text) => markdown_cell(text),
+        serde_json::Value::Number(number) => {
+            let shortest = number.to_string();
+            let decimals = shortest.split_once('.').map_or(0, |(_, d)| d.len());
+            match number.as_f64() {
+                Some(v) if decimals < 3 && !shortest.contains(|c: char| c == 'e' || c == 'E') => {
+                    format!("{v:.3}")
+                }
+                _ => shortest,
+            }
+        }
+        other => markdown_cell(&other.to_string()),
+    }
+}
+
+/// "line 88" or "lines 57–68".
+fn line_span(lines: &[u64]) -> String {
+    match lines {
+        [] => String::new(),
+        [line] => format!("line {line}"),
+        [first, .., last] if first == last => format!("line {first}"),
+        [first, .., last] => format!("lines {first}–{last}"),
+    }
+}
+
+fn quoted(quote: &Quote) -> String {
+    match quote.line {
+        Some(line) => format!("line {line}: “{}”", quote.quote),
+        None => format!("“{}”", quote.quote),
+    }
+}
+
+/// Every table of `docs/paper/tables.json`, in full: each method's row as the paper prints it,
+/// with where it was read. None of it is ours.
+fn paper_section(out: &mut String, paper: &PaperTables) {
+    if paper.tables.is_empty() {
+        return;
+    }
+    out.push_str("### The paper's tables (transcribed, not produced by lran)\n\n");
+    out.push_str(
+        "Every number below is the paper's, as its authors report it: LRAN's rows (\"Proposed \
+         method\") and the compared methods' rows alike, transcribed into \
+         `docs/paper/tables.json`; lran produced none of them. Row labels are the paper's \
+         unless marked *inferred*. Numbers are shown with at least three decimals (the \
+         paper prints a few with two, and its means with four).",
+    );
+    if let Some(from) = paper
+        .source
+        .as_ref()
+        .map(|s| s.read_from.as_str())
+        .filter(|f| !f.is_empty())
+    {
+        out.push_str(&format!(" Read from: {from}"));
+    }
+    out.push_str("\n\n");
+    for table in &paper.tables {
+        let number = table.table.map(|n| format!("Table {n}"));
+        let title = if !table.paper_label.is_empty() {
+            table.paper_label.clone()
+        } else {
+            number.clone().unwrap_or_else(|| table.id.clone())
+        };
+        out.push_str(&format!("#### {title} (`{}`)\n\n", table.id));
+        if !table.description.is_empty() {
+            out.push_str(&format!("{}\n\n", table.description));
+        }
+        let caption = match &table.caption {
+            Some(caption) if !caption.is_empty() => format!("caption “{caption}”"),
+            _ => "no caption in the text".into(),
+        };
+        let mut source = format!(
+            "Source: the paper's {}, {caption}",
+            number.as_deref().unwrap_or("table")
+        );
+        if let Some(place) = &table.source {
+            let file = if place.file.is_empty() {
+                "the paper's text".to_string()
+            } else {
+                format!("`{}`", place.file)
+            };
+            let span = line_span(&place.lines);
+            if !span.is_empty() {
+                source.push_str(&format!("; {file} {span}"));
+            }
+            if let Some(cited) = &place.identified_by {
+                source.push_str(&format!(" (cited at {})", quoted(cited)));
+            }
+        }
+        out.push_str(&format!("{source}.\n\n"));
+        let width = table.columns.len();
+        let headers: Vec<String> = (0..width)
+            .map(|i| {
+                let header = markdown_cell(table.header(i));
+                if i == 0 {
+                    format!("paper's {header}")
+                } else {
+                    header
+                }
+            })
+            .collect();
+        out.push_str(&format!("| {} |\n", headers.join(" | ")));
+        out.push_str(&format!("|{}\n", " --- |".repeat(width.max(1))));
+        let lran = table.lran_label();
+        for row in &table.rows {
+            let mut cells: Vec<String> = row.iter().map(transcribed).collect();
+            cells.resize(width.max(cells.len()), "—".into());
+            if let Some(first) = cells.first_mut() {
+                if row_label(row) == Some(lran) && !first.contains("LRAN") {
+                    first.push_str(" (= LRAN)");
+                }
+                if table.row_labels_inferred {
+                    first.push_str(" *(inferred)*");
+                }
+            }
+            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        }
+        out.push('\n');
+        if let Some(inference) = &table.inferred_from {
+            let span = line_span(&inference.lines);
+            out.push_str(&format!(
+                "Row labels inferred from the prose{}: {}",
+                if span.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({span})")
+                },
+                inference
+                    .quotes
+                    .iter()
+                    .map(quoted)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+            if !inference.reasoning.is_empty() {
+                out.push_str(&format!(" Reasoning: {}", inference.reasoning));
+            }
+            out.push_str("\n\n");
+        }
+        for note in &table.notes {
+            out.push_str(&format!("- {note}\n"));
+        }
+        if !table.notes.is_empty() {
+            out.push('\n');
+        }
+    }
 }
 
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
@@ -133,22 +442,33 @@ fn one_class_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables
     out.push_str(&format!("### {title}\n\n{}\n\n", provenance(summary)));
     let label = paper.label(id).filter(|l| !l.is_empty());
     out.push_str(&format!(
-        "| normal class | ours, latent score | ours, pixel score | paper, LRAN{} |\n| --- | --- | --- | --- |\n",
+        "| normal class | ours, latent score | ours, pixel score | paper, LRAN{} | paper, best other method (the paper's row) |\n| --- | --- | --- | --- | --- |\n",
         label.map(|l| format!(" ({l})")).unwrap_or_default()
     ));
+    let best = |column: &str| {
+        paper
+            .best_other(id, column)
+            .map(|(method, value)| format!("{value:.3} ({})", markdown_cell(method)))
+            .unwrap_or_else(|| "—".into())
+    };
     for group in &summary.groups {
+        let class = match paper.column_label(id, &group.key) {
+            Some(name) => format!("{} ({})", group.key, markdown_cell(name)),
+            None => group.key.clone(),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            group.key,
+            "| {class} | {} | {} | {} | {} |\n",
             spread(&group.latent_auc),
             spread(&group.pixel_auc),
-            paper_cell(paper.lran(id, &group.key))
+            paper_cell(paper.lran(id, &group.key)),
+            best(group.key.as_str())
         ));
     }
     if let (Some(latent), Some(pixel)) = (summary.mean_latent_auc, summary.mean_pixel_auc) {
         out.push_str(&format!(
-            "| **mean** | **{latent:.3}** | **{pixel:.3}** | {} |\n",
-            paper_cell(paper.lran(id, "mean"))
+            "| **mean** | **{latent:.3}** | **{pixel:.3}** | {} | {} |\n",
+            paper_cell(paper.lran(id, "mean")),
+            best("mean")
         ));
     }
     out.push('\n');
@@ -166,6 +486,23 @@ fn ablation_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables)
         "### Ablation of the loss terms {title}\n\n{}\n\n",
         provenance(summary)
     ));
+    if let Some(table) = paper.table(id) {
+        let column = table
+            .lookup_column
+            .as_deref()
+            .and_then(|c| table.column(c))
+            .map(|c| format!(", column {}", table.header(c)))
+            .unwrap_or_default();
+        let inferred = if table.row_labels_inferred {
+            "; the paper's text lost this table's row labels, so which configuration each of its rows is was inferred from its prose (see the paper's tables below)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "Paper column: {}{column}{inferred}.\n\n",
+            table.paper_label
+        ));
+    }
     out.push_str("| loss terms | ours, latent score | ours, pixel score | paper, LRAN |\n| --- | --- | --- | --- |\n");
     fn describe(key: &str) -> &str {
         match key {
@@ -194,23 +531,61 @@ fn ablation_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables)
     out.push('\n');
 }
 
-fn scores_table(out: &mut String, scores: &ScoresSummary) {
+/// The paper's (latent, pixel) AUC for a suite of our scores table: Table 6 for MNIST and
+/// CIFAR-10, Table 5 (BraTS, other data than ours) for the brain.
+fn paper_scores(paper: &PaperTables, suite: Suite) -> (Option<f64>, Option<f64>) {
+    let (id, column) = match suite {
+        Suite::Mnist => ("scores", "mnist"),
+        Suite::Cifar10 => ("scores", "cifar10"),
+        Suite::Brain => ("brain", "auc"),
+        _ => return (None, None),
+    };
+    (
+        paper.cell(id, "latent", column),
+        paper.cell(id, "pixel", column),
+    )
+}
+
+fn scores_table(out: &mut String, scores: &ScoresSummary, paper: &PaperTables) {
     out.push_str("### Latent vs pixel score (AUC over all models of each suite)\n\n");
     out.push_str(&format!(
         "Ours: commit `{}`, from `results/scores/summary.json` (the same trained models, scored both ways).\n\n",
         scores.commit
     ));
-    out.push_str("| suite | models | latent score ‖z − ẑ‖² | pixel score | latent better in |\n| --- | --- | --- | --- | --- |\n");
-    for row in &scores.datasets {
+    let tables: Vec<&PaperTable> = ["scores", "brain"]
+        .into_iter()
+        .filter_map(|id| paper.table(id))
+        .collect();
+    if !tables.is_empty() {
+        let labels: Vec<&str> = tables
+            .iter()
+            .map(|t| t.paper_label.as_str())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let inferred = if tables.iter().any(|t| t.row_labels_inferred) {
+            "; the paper's text lost these tables' row labels, which row is the latent score was inferred from its prose"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "| {}{} | {} | {} | {} | {} of {} |\n",
+            "Paper columns: {} (brain: BraTS 2019, other data than ours){inferred}.\n\n",
+            labels.join("; ")
+        ));
+    }
+    out.push_str("| suite | models | ours, latent score ‖z − ẑ‖² | ours, pixel score | latent better in | paper, LRAN latent score | paper, pixel score |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for row in &scores.datasets {
+        let (paper_latent, paper_pixel) = paper_scores(paper, row.suite);
+        out.push_str(&format!(
+            "| {}{} | {} | {} | {} | {} of {} | {} | {} |\n",
             row.suite.name(),
             if row.reduced { " (reduced budget)" } else { "" },
             row.models,
             spread(&row.latent_auc),
             spread(&row.pixel_auc),
             row.latent_better,
-            row.models
+            row.models,
+            paper_cell(paper_latent),
+            paper_cell(paper_pixel)
         ));
     }
     out.push('\n');
@@ -250,8 +625,13 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
         ));
     }
     if let Some(value) = paper.lran("brain", "auc") {
+        let source = paper
+            .label("brain")
+            .filter(|l| !l.is_empty())
+            .map(|l| format!(", {l}"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "\nThe paper reports AUC {value:.3} for LRAN trained on HCP and tested on BraTS 2019 (other data than ours).\n"
+            "\nThe paper reports AUC {value:.3} for LRAN trained on HCP and tested on BraTS 2019 (other data than ours{source}).\n"
         ));
     }
     out.push('\n');
@@ -320,12 +700,13 @@ fn suite_folders(results: &Path, suite: Suite) -> Vec<PathBuf> {
 
 /// The report as Markdown.
 pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
-    let paper: PaperTables = read(paper_path)?.unwrap_or(PaperTables { tables: Vec::new() });
+    let paper = read::<PaperTables>(paper_path)?.unwrap_or_default();
     let mut out = String::new();
     out.push_str(
         "\"Ours\" columns come from lran's own results files (`cargo xtask reproduce`). \
          \"Paper\" columns are the numbers the paper's authors report, transcribed in \
-         `docs/paper/tables.json`; lran did not produce them. A dash: not transcribed yet.\n\n",
+         `docs/paper/tables.json`; lran did not produce them. A dash: the paper has no such number \
+         (or its text lost it). The paper's own tables follow in full at the end.\n\n",
     );
     let mut any = false;
     for (suite, title) in [
@@ -351,7 +732,7 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
         }
     }
     if let Some(scores) = read::<ScoresSummary>(&results.join("scores/summary.json"))? {
-        scores_table(&mut out, &scores);
+        scores_table(&mut out, &scores, &paper);
         any = true;
     }
     // The brain suites and tuning grids: results/<suite>/ and any tagged ones
@@ -376,7 +757,99 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
             results.display()
         );
     }
+    if let Some(run) = read::<CiColdRun>(&results.join("ci/cold-run.json"))? {
+        ci_section(&mut out, &run);
+    }
+    paper_section(&mut out, &paper);
     Ok(out)
+}
+
+/// `results/ci/cold-run.json`, written by `bench/ci_cold_run.sh`.
+#[derive(Debug, Deserialize)]
+struct CiColdRun {
+    commit: String,
+    exit_status: i32,
+    wall_seconds: f64,
+    machine: CiMachine,
+    #[serde(default)]
+    packages_installed_by_ci_run: Vec<String>,
+    cargo_builds: Vec<CiBuild>,
+    test_binaries: Vec<CiTestBinary>,
+    tests_passed: usize,
+    tests_failed: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct CiMachine {
+    cpus: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct CiBuild {
+    profile: String,
+    seconds: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct CiTestBinary {
+    binary: String,
+    seconds: f64,
+}
+
+fn minutes(seconds: f64) -> String {
+    format!("{:.1} min", seconds / 60.0)
+}
+
+/// How long a cold CI run takes (CI allows 90 minutes), and where the time goes.
+fn ci_section(out: &mut String, run: &CiColdRun) {
+    out.push_str("### A cold CI run\n\n");
+    out.push_str(&format!(
+        "`CI=true bash .ci/run` in a fresh clone with an empty target directory and tool cache, \
+         on {} CPUs, commit `{}` (`results/ci/cold-run.json`, written by `bench/ci_cold_run.sh`): \
+         **{}** in all (CI allows 90 min), exit status {}, {} tests passed, {} failed{}.\n\n",
+        run.machine.cpus,
+        run.commit,
+        minutes(run.wall_seconds),
+        run.exit_status,
+        run.tests_passed,
+        run.tests_failed,
+        if run.packages_installed_by_ci_run.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; it installed {}",
+                run.packages_installed_by_ci_run.join(", ")
+            )
+        }
+    ));
+    out.push_str("| step | time |\n| --- | --- |\n");
+    for build in &run.cargo_builds {
+        let what = match build.profile.as_str() {
+            "test" => "compiling the test build (native)",
+            "release" => "installing the wasm-bindgen CLI (`cargo install`)",
+            "web-quick-gpu" => "compiling the page's WebGPU module (wasm32)",
+            "web-quick-cpu" => "compiling the page's CPU module (wasm32)",
+            other => other,
+        };
+        out.push_str(&format!(
+            "| {what} (profile `{}`) | {} |\n",
+            build.profile,
+            minutes(build.seconds)
+        ));
+    }
+    let slowest = run
+        .test_binaries
+        .iter()
+        .max_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let total: f64 = run.test_binaries.iter().map(|t| t.seconds).sum();
+    out.push_str(&format!(
+        "| running the {} test binaries (the browser test's wasm builds included){} | {} |\n\n",
+        run.test_binaries.len(),
+        slowest
+            .map(|t| format!("; longest `{}`", t.binary))
+            .unwrap_or_default(),
+        minutes(total)
+    ));
 }
 
 /// Replaces the text between the report markers of `readme`.
@@ -417,6 +890,201 @@ pub fn run(args: ReportArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ci_section_shows_the_total_and_every_build() {
+        let run: CiColdRun = serde_json::from_value(serde_json::json!({
+            "commit": "abc123",
+            "exit_status": 0,
+            "wall_seconds": 3000.0,
+            "machine": { "cpus": 2 },
+            "packages_installed_by_ci_run": ["chromium"],
+            "cargo_builds": [
+                { "profile": "test", "seconds": 1551.0 },
+                { "profile": "web-quick-gpu", "seconds": 810.0 }
+            ],
+            "test_binaries": [
+                { "binary": "tests/browser.rs", "seconds": 1200.0 },
+                { "binary": "tests/cli.rs", "seconds": 60.0 }
+            ],
+            "tests_passed": 90,
+            "tests_failed": 0
+        }))
+        .unwrap();
+        let mut out = String::new();
+        ci_section(&mut out, &run);
+        assert!(out.contains("**50.0 min** in all"), "{out}");
+        assert!(out.contains("on 2 CPUs, commit `abc123`"), "{out}");
+        assert!(out.contains("it installed chromium"), "{out}");
+        assert!(out.contains("| compiling the test build (native) (profile `test`) | 25.9 min |"), "{out}");
+        assert!(out.contains("WebGPU module (wasm32) (profile `web-quick-gpu`) | 13.5 min |"), "{out}");
+        assert!(out.contains("running the 2 test binaries"), "{out}");
+        assert!(out.contains("longest `tests/browser.rs`") && out.contains("| 21.0 min |"), "{out}");
+    }
+    use crate::reproduce::LossVariant;
+
+    /// A small tables file in the format of docs/paper/tables.json.
+    const TABLES: &str = r#"{
+      "source": {"read_from": "paper.txt, a test copy"},
+      "tables": [
+        {"id": "mnist", "table": 1, "paper_label": "paper's Table 1: MNIST",
+         "columns": ["method", "0", "1", "mean"],
+         "column_labels": ["method", "0", "1", "MEAN"],
+         "lran_row": "Proposed method",
+         "rows": [["KDE (’06)", 0.885, 0.996, 0.9405],
+                  ["Proposed method", 0.996, 0.985, 0.9905],
+                  ["Gap", null, 0.5, null]],
+         "source": {"file": "paper.txt", "lines": [57, 60],
+                    "identified_by": {"line": 88, "quote": "as showed in Tab. 1"}},
+         "notes": ["a note on Table 1"]},
+        {"id": "ablation", "table": 3, "paper_label": "paper's Table 3: ablation",
+         "columns": ["configuration", "mnist", "cifar10"],
+         "column_labels": ["loss configuration", "MNIST", "CIFAR10"],
+         "row_keys": ["no-latent", "full"], "lookup_column": "mnist",
+         "lran_row": "all four (LRAN)",
+         "rows": [["without latent", 0.76, 0.532], ["all four (LRAN)", 0.937, 0.797]],
+         "row_labels_inferred": true,
+         "inferred_from": {"lines": [102, 103],
+                           "quotes": [{"line": 103, "quote": "In the first case"}],
+                           "reasoning": "four cases, in order"},
+         "source": {"file": "paper.txt", "lines": [90, 95]}}
+      ]
+    }"#;
+
+    fn tables() -> PaperTables {
+        serde_json::from_str(TABLES).unwrap()
+    }
+
+    #[test]
+    fn the_paper_lookups_find_lran_by_column_and_by_configuration() {
+        let paper = tables();
+        assert_eq!(paper.lran("mnist", "0"), Some(0.996));
+        assert_eq!(paper.lran("mnist", "mean"), Some(0.9905));
+        assert_eq!(paper.lran("mnist", "method"), None);
+        assert_eq!(paper.lran("mnist", "7"), None);
+        assert_eq!(paper.lran("cifar10", "0"), None);
+        // Rows keyed by our ablation configurations, read in the lookup column.
+        assert_eq!(paper.lran("ablation", "no-latent"), Some(0.76));
+        assert_eq!(paper.lran("ablation", "full"), Some(0.937));
+        assert_eq!(paper.lran("ablation", "no-low-rank"), None);
+        // A column of the same table: LRAN's row.
+        assert_eq!(paper.lran("ablation", "cifar10"), Some(0.797));
+        assert_eq!(paper.cell("ablation", "no-latent", "cifar10"), Some(0.532));
+        assert_eq!(paper.cell("mnist", "full", "0"), None);
+        // The best compared method skips LRAN's row and nulls.
+        assert_eq!(paper.best_other("mnist", "0"), Some(("KDE (’06)", 0.885)));
+        assert_eq!(paper.best_other("mnist", "1"), Some(("KDE (’06)", 0.996)));
+        assert_eq!(
+            paper.best_other("ablation", "mnist"),
+            Some(("without latent", 0.76))
+        );
+        assert_eq!(paper.column_label("mnist", "0"), None);
+        assert_eq!(paper.column_label("mnist", "mean"), None);
+        assert_eq!(paper.column_label("ablation", "mnist"), None);
+        assert_eq!(
+            paper.column_label("ablation", "configuration"),
+            Some("loss configuration")
+        );
+        // The file's older form (no lran_row, no labels) still reads.
+        let old: PaperTables = serde_json::from_str(
+            r#"{"tables": [{"id": "mnist", "paper_label": "MNIST mean AUC",
+                "columns": ["method", "mean"], "rows": [["LRAN", 0.931]]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(old.lran("mnist", "mean"), Some(0.931));
+        assert_eq!(old.best_other("mnist", "mean"), None);
+    }
+
+    #[test]
+    fn the_paper_section_renders_every_table_in_full_with_its_source() {
+        let mut out = String::new();
+        paper_section(&mut out, &tables());
+        for expected in [
+            "### The paper's tables (transcribed, not produced by lran)",
+            "Read from: paper.txt, a test copy",
+            "#### paper's Table 1: MNIST (`mnist`)",
+            "Source: the paper's Table 1, no caption in the text; `paper.txt` lines 57–60 (cited at line 88: “as showed in Tab. 1”).",
+            "| paper's method | 0 | 1 | MEAN |\n| --- | --- | --- | --- |\n",
+            "| KDE (’06) | 0.885 | 0.996 | 0.9405 |\n",
+            "| Proposed method (= LRAN) | 0.996 | 0.985 | 0.9905 |\n",
+            "| Gap | — | 0.500 | — |\n",
+            "- a note on Table 1\n",
+            "#### paper's Table 3: ablation (`ablation`)",
+            "`paper.txt` lines 90–95.",
+            "| paper's loss configuration | MNIST | CIFAR10 |\n| --- | --- | --- |\n",
+            "| without latent *(inferred)* | 0.760 | 0.532 |\n",
+            "| all four (LRAN) *(inferred)* | 0.937 | 0.797 |\n",
+            "Row labels inferred from the prose (lines 102–103): line 103: “In the first case” Reasoning: four cases, in order\n",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+        }
+        // Table 1 before Table 3, and no row of one inside the other.
+        let first = out.find("(`mnist`)").unwrap();
+        let third = out.find("(`ablation`)").unwrap();
+        assert!(first < third);
+        assert!(!out[first..third].contains("without latent"));
+        // Table lines: each table's header, rule and data rows, as many cells as columns.
+        let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(rows.len(), (2 + 3) + (2 + 2), "{out}");
+        for row in &rows[..5] {
+            assert_eq!(row.matches(" | ").count(), 3, "{row}");
+        }
+        for row in &rows[5..] {
+            assert_eq!(row.matches(" | ").count(), 2, "{row}");
+        }
+        let mut nothing = String::new();
+        paper_section(&mut nothing, &PaperTables::default());
+        assert!(nothing.is_empty());
+    }
+
+    #[test]
+    fn the_transcribed_tables_answer_every_lookup_the_report_makes() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/paper/tables.json");
+        let paper: PaperTables =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        fn auc(value: Option<f64>, what: &str) {
+            let value = value.unwrap_or_else(|| panic!("no paper value for {what}"));
+            assert!((0.0..=1.0).contains(&value), "{what}: {value}");
+        }
+        for id in [Suite::Mnist.name(), Suite::Cifar10.name()] {
+            for class in 0..10 {
+                let key = class.to_string();
+                auc(paper.lran(id, &key), &format!("{id} class {key}"));
+                assert!(paper.best_other(id, &key).is_some(), "{id} {key}");
+            }
+            auc(paper.lran(id, "mean"), &format!("{id} mean"));
+        }
+        for id in ["ablation", "ablation-brain"] {
+            for variant in [
+                LossVariant::WithoutLatentAndLowRank,
+                LossVariant::WithoutLatent,
+                LossVariant::WithoutLowRank,
+                LossVariant::Full,
+            ] {
+                auc(paper.lran(id, variant.name()), &format!("{id} {variant:?}"));
+            }
+        }
+        auc(paper.lran("brain", "auc"), "brain");
+        for suite in [Suite::Mnist, Suite::Cifar10, Suite::Brain] {
+            let (latent, pixel) = paper_scores(&paper, suite);
+            auc(latent, &format!("{suite:?} latent score"));
+            auc(pixel, &format!("{suite:?} pixel score"));
+        }
+        // The paper section shows every row of every table.
+        let mut out = String::new();
+        paper_section(&mut out, &paper);
+        for table in &paper.tables {
+            assert!(out.contains(&format!("(`{}`)", table.id)), "{}", table.id);
+            for row in &table.rows {
+                let label = row_label(row).unwrap();
+                assert!(
+                    out.lines().any(|l| l.starts_with(&format!("| {label}"))),
+                    "{}: row {label:?} not rendered",
+                    table.id
+                );
+            }
+        }
+    }
 
     #[test]
     fn splice_replaces_only_what_lies_between_the_markers() {

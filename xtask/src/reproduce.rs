@@ -591,7 +591,11 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
             train::run(parse_train(&plan.train_args)?)
                 .with_context(|| format!("training {}", plan.name))?;
             eval::run(EvalArgs {
-                run: plan.name.clone(),
+                run: Some(plan.name.clone()),
+                model: None,
+                dataset: None,
+                data_dir: None,
+                test_dir: None,
                 runs_dir: args.runs_dir.clone(),
                 out: Some(path.clone()),
                 backend: args.backend,

@@ -195,13 +195,24 @@ fn tcga_case() -> Option<PathBuf> {
 /// The volume fixture and what the native scorer makes of it: kept slices, every kept slice's
 /// axial index from the most to the least anomalous, and the tumour slices (from the case's
 /// segmentation, which the page never sees).
-fn volume_fixture(case: &Path, brain: &ScoringModel) -> serde_json::Value {
+fn volume_fixture(case: &Path, brain: &ScoringModel, dir: &Path) -> serde_json::Value {
     let t1 = case.join("t1.nii.gz");
     let bytes = std::fs::read(&t1).unwrap();
     let input = brain.card.brain_input.as_ref().expect("a brain model");
     let sliced = slice_upload("t1.nii.gz", &bytes, input).unwrap();
     let inputs: Vec<f32> = sliced.slices.iter().flat_map(|s| s.input.clone()).collect();
     let reports = brain.report_batch(&inputs).unwrap();
+    // The command line cuts and scores the volume the same way, slice for slice.
+    let cli = cli_scores(dir, BRAIN_MODEL, std::slice::from_ref(&t1));
+    assert_eq!(cli["rows"].as_array().unwrap().len(), sliced.slices.len());
+    for (slice, report) in sliced.slices.iter().zip(&reports) {
+        let row = cli_row(&cli, "t1.nii.gz", Some(slice.index));
+        assert!(
+            close(row["latent_score"].as_f64().unwrap(), report.latent_score),
+            "slice {}: {row}",
+            slice.index
+        );
+    }
     let ranking = |score: fn(&ImageReport) -> f32| -> Vec<usize> {
         let mut order: Vec<usize> = (0..reports.len()).collect();
         order.sort_by(|&a, &b| score(&reports[b]).total_cmp(&score(&reports[a])));
@@ -241,6 +252,42 @@ fn volume_fixture(case: &Path, brain: &ScoringModel) -> serde_json::Value {
         },
         "tumour": tumour,
     })
+}
+
+/// `cargo xtask score --model models/<model> FILES --out <dir>/cli-<model>.json` on the CPU.
+fn cli_scores(dir: &Path, model: &str, files: &[PathBuf]) -> serde_json::Value {
+    let out = dir.join(format!("cli-{model}.json"));
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["score", "--backend", "cpu", "--model"])
+        .arg(root().join("models").join(model))
+        .arg("--out")
+        .arg(&out)
+        .args(files)
+        .output()
+        .expect("xtask score runs");
+    assert!(
+        output.status.success(),
+        "cargo xtask score failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+}
+
+/// The row of `cargo xtask score`'s results for the file named `name` (and slice).
+fn cli_row<'a>(
+    scores: &'a serde_json::Value,
+    name: &str,
+    slice: Option<usize>,
+) -> &'a serde_json::Value {
+    scores["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            Path::new(r["file"].as_str().unwrap()).file_name() == Some(std::ffi::OsStr::new(name))
+                && r["slice"].as_u64().map(|s| s as usize) == slice
+        })
+        .unwrap_or_else(|| panic!("cargo xtask score has no row for {name} {slice:?}"))
 }
 
 /// NIfTI files the brain model must refuse, each with what its message must say.
@@ -396,7 +443,30 @@ fn the_page_scores_uploads_like_the_native_scorer() {
         good.iter().any(|(_, r)| r.anomalous) && good.iter().any(|(_, r)| !r.anomalous),
         "fixtures should cover both verdicts"
     );
-    let volume = tcga_case().map(|case| volume_fixture(&case, &brain));
+    // `cargo xtask score` on the same files: its rows must equal the native scorer's, so the
+    // page's scores, checked below against the native ones, are the command line's too.
+    let good_files: Vec<PathBuf> = good.iter().map(|(name, _)| fixtures.join(name)).collect();
+    let cli = cli_scores(&dir, MODEL, &good_files);
+    for (name, report) in &good {
+        let row = cli_row(&cli, name, None);
+        assert!(
+            close(row["latent_score"].as_f64().unwrap(), report.latent_score),
+            "{name}: {row}"
+        );
+        assert!(
+            close(row["pixel_score"].as_f64().unwrap(), report.pixel_score),
+            "{name}: {row}"
+        );
+        assert_eq!(
+            row["verdict"],
+            if report.anomalous {
+                "anomalous"
+            } else {
+                "normal"
+            }
+        );
+    }
+    let volume = tcga_case().map(|case| volume_fixture(&case, &brain, &dir));
     let description = serde_json::json!({
         "mnistModel": MODEL,
         "brainModel": BRAIN_MODEL,

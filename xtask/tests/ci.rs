@@ -48,7 +48,9 @@ fn dpkg_installed(package: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", package])
         .output()
-        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).ends_with(" installed"))
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).ends_with(" installed")
+        })
 }
 
 #[test]
@@ -118,7 +120,11 @@ fn ci_run_package_installs_simulate_on_this_machine() {
         );
         eprintln!(
             "{package}: simulated ({})",
-            if present { "installed" } else { "would install" }
+            if present {
+                "installed"
+            } else {
+                "would install"
+            }
         );
         simulated += 1;
     }

@@ -513,7 +513,7 @@ pub fn load_split(
         image_len: channels * size * size,
         ..Default::default()
     };
-    let (mut train, mut validation, mut test) = (new_set(), new_set(), new_set());
+    let (mut train, mut validation) = (new_set(), new_set());
     let mut files = Vec::new();
     let mut cases = Vec::new();
     let mut validation_brains = Vec::new();
@@ -539,27 +539,7 @@ pub fn load_split(
             cases.push(summarise(&case, &sliced, role));
         }
     }
-    let mut excluded = 0;
-    for case_files in &test_source.labelled {
-        let (case, sliced) = slice_files(case_files, options, &mut files)?;
-        for slice in &sliced.slices {
-            let anomalous = match slice.label {
-                SliceLabel::Healthy => false,
-                SliceLabel::Tumour => true,
-                SliceLabel::Excluded | SliceLabel::Unlabelled => {
-                    excluded += 1;
-                    continue;
-                }
-            };
-            test.push_named(
-                slice.input.clone(),
-                anomalous,
-                anomalous as u8,
-                format!("{}:z{}", case.name, slice.index),
-            );
-        }
-        cases.push(summarise(&case, &sliced, "test"));
-    }
+    let test = labelled_test_set(&test_source, options, &mut files, &mut cases)?;
     let synthetic = options.synthetic_lesions.then(|| {
         let mut rng = SplitMix64::new(seed ^ 0x5EED_1E51_0000_0001);
         let mut set = new_set();
@@ -592,12 +572,76 @@ pub fn load_split(
         split: Split {
             train,
             validation,
-            test,
+            test: test.images,
             synthetic,
-            excluded,
+            excluded: test.excluded,
         },
         files,
         cases,
         layouts,
     })
+}
+
+/// Test slices of labelled cases: tumour slices anomalous, healthy slices normal, named
+/// `<case>:z<axial index>`, each case's slices together and in axial order.
+pub struct LabelledTestSet {
+    pub images: ImageSet,
+    /// Slices left out (a few tumour voxels, fewer than the threshold).
+    pub excluded: usize,
+    /// Per case: its name and the range of its slices in `images`.
+    pub case_ranges: Vec<(String, std::ops::Range<usize>)>,
+}
+
+/// Cuts every labelled case of `source` as `options` say (the slice settings, modalities and
+/// mask rule a model was trained with); records each file read in `files` and each case in
+/// `cases`.
+pub fn labelled_test_set(
+    source: &BrainSource,
+    options: &BrainOptions,
+    files: &mut Vec<(String, String)>,
+    cases: &mut Vec<CaseSummary>,
+) -> Result<LabelledTestSet> {
+    let mut images = ImageSet {
+        image_len: options.modalities.len() * options.slices.image_size * options.slices.image_size,
+        ..Default::default()
+    };
+    let mut excluded = 0;
+    let mut case_ranges = Vec::new();
+    for case_files in &source.labelled {
+        let (case, sliced) = slice_files(case_files, options, files)?;
+        let first = images.len();
+        for slice in &sliced.slices {
+            let anomalous = match slice.label {
+                SliceLabel::Healthy => false,
+                SliceLabel::Tumour => true,
+                SliceLabel::Excluded | SliceLabel::Unlabelled => {
+                    excluded += 1;
+                    continue;
+                }
+            };
+            images.push_named(
+                slice.input.clone(),
+                anomalous,
+                anomalous as u8,
+                format!("{}:z{}", case.name, slice.index),
+            );
+        }
+        case_ranges.push((case.name.clone(), first..images.len()));
+        cases.push(summarise(&case, &sliced, "test"));
+    }
+    Ok(LabelledTestSet {
+        images,
+        excluded,
+        case_ranges,
+    })
+}
+
+impl Modality {
+    /// The modality `name` (as model.json's `brain_input.modalities` spells it).
+    pub fn from_name(name: &str) -> Option<Modality> {
+        Modality::value_variants()
+            .iter()
+            .copied()
+            .find(|m| m.name() == name)
+    }
 }

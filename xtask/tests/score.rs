@@ -1,0 +1,580 @@
+//! `cargo xtask score` and `cargo xtask eval --model` on the shipped models: files the tests
+//! write (MNIST digits as PNG and JPEG, bad files, phantom BraTS cases) and, beside ../shared,
+//! the real BraTS 2018 cases. Every number the commands print is checked against lran's
+//! scorer run here on the same bytes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::brain::write_brats2019;
+use common::{scratch, shared_data, xtask};
+use lran::burn::tensor::Device;
+use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case};
+use lran::data::idx::LabelledImages;
+use lran::data::nifti::{VolumeChoice, read_nifti};
+use lran::data::{Protocol, labelled_test_set};
+use lran::export::ScoringModel;
+use lran::metrics::roc_auc;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn model_dir(name: &str) -> PathBuf {
+    root().join("models").join(name)
+}
+
+fn model(name: &str) -> ScoringModel {
+    ScoringModel::from_dir(&model_dir(name), &Device::flex()).unwrap()
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-4 * b.abs().max(1e-6)
+}
+
+fn mnist_test() -> LabelledImages {
+    let dir = root().join("xtask/data/mnist-sample");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    LabelledImages::from_idx(
+        "t10k-images-idx3-ubyte.gz",
+        &read("t10k-images-idx3-ubyte.gz"),
+        "t10k-labels-idx1-ubyte.gz",
+        &read("t10k-labels-idx1-ubyte.gz"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn score_reports_every_image_and_names_each_bad_file() {
+    let dir = scratch("score", "images");
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let digits = mnist_test();
+    let mnist = model("mnist-digit1-tiny");
+    let mut expected = Vec::new();
+    for (k, index) in [0usize, 2, 5, 7].into_iter().enumerate() {
+        let image = image::GrayImage::from_raw(28, 28, digits.image(index).to_vec()).unwrap();
+        let name = format!(
+            "digit{}-{index}.{}",
+            digits.labels[index],
+            if k == 1 { "jpg" } else { "png" }
+        );
+        image.save(images.join(&name)).unwrap();
+        let path = images.join(&name);
+        let bytes = std::fs::read(&path).unwrap();
+        let input =
+            lran::upload::image_input(&path.display().to_string(), &bytes, mnist.config()).unwrap();
+        expected.push((path.display().to_string(), mnist.report(&input).unwrap()));
+    }
+    std::fs::write(images.join("notes.txt"), "not an image").unwrap(); // skipped in a folder
+    let bad = dir.join("cut.png");
+    let whole = std::fs::read(&expected[0].0).unwrap();
+    std::fs::write(&bad, &whole[..whole.len() / 2]).unwrap();
+
+    let model_arg = model_dir("mnist-digit1-tiny").display().to_string();
+    let output = xtask(
+        &[
+            "score",
+            "--model",
+            &model_arg,
+            "images",
+            "cut.png",
+            "--backend",
+            "cpu",
+            "--out",
+            "scores.json",
+            "--heatmaps",
+            "maps",
+        ],
+        &dir,
+    );
+    let shown = text(&output);
+    assert!(
+        !output.status.success(),
+        "a bad file must fail the run: {shown}"
+    );
+    assert!(!shown.contains("panicked"), "{shown}");
+    assert!(
+        shown.contains("cut.png") && shown.contains("cannot decode"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("1 of 5 files could not be scored"),
+        "{shown}"
+    );
+
+    let results = read_json(&dir.join("scores.json"));
+    assert_eq!(results["kind"], "lran-scores/1");
+    assert_eq!(results["model"]["name"], mnist.card.name.as_str());
+    let rows = results["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), expected.len(), "{rows:#?}");
+    for (path, report) in &expected {
+        let row = rows
+            .iter()
+            .find(|r| {
+                Path::new(r["file"].as_str().unwrap()).file_name() == Path::new(path).file_name()
+            })
+            .unwrap_or_else(|| panic!("no row for {path}"));
+        assert!(
+            close(
+                row["latent_score"].as_f64().unwrap(),
+                report.latent_score as f64
+            ),
+            "{row}"
+        );
+        assert!(
+            close(
+                row["pixel_score"].as_f64().unwrap(),
+                report.pixel_score as f64
+            ),
+            "{row}"
+        );
+        assert!(
+            close(
+                row["healthy_percentile"].as_f64().unwrap(),
+                report.healthy_percentile
+            ),
+            "{row}"
+        );
+        assert_eq!(
+            row["verdict"],
+            if report.anomalous {
+                "anomalous"
+            } else {
+                "normal"
+            }
+        );
+        assert!(row["slice"].is_null());
+        assert!(
+            shown.contains(
+                &Path::new(path)
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            )
+        );
+    }
+    let files = results["files"].as_array().unwrap();
+    assert_eq!(files.len(), 5);
+    assert!(
+        files
+            .iter()
+            .any(|f| f["error"].as_str().is_some_and(|e| e.contains("cut.png")))
+    );
+
+    // One heat map per image: three panels of the enlarged input side by side.
+    let maps: Vec<PathBuf> = std::fs::read_dir(dir.join("maps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(maps.len(), expected.len(), "{maps:?}");
+    let map = image::open(&maps[0]).unwrap();
+    let size = mnist.config().image_size as u32;
+    let side = size * (256 / size);
+    assert_eq!((map.width(), map.height()), (3 * side + 8, side));
+
+    // CSV: the same rows.
+    let output = xtask(
+        &[
+            "score",
+            "--model",
+            &model_arg,
+            "images",
+            "--backend",
+            "cpu",
+            "--out",
+            "scores.csv",
+        ],
+        &dir,
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let csv = std::fs::read_to_string(dir.join("scores.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "file,slice,latent_score,pixel_score,normalised_score,healthy_percentile,threshold,verdict"
+    );
+    assert_eq!(lines.count(), expected.len());
+
+    // A volume on a model that is not a brain model, a missing model, a bad --out.
+    let volume = dir.join("head.nii.gz");
+    common::brain::write_nii_gz(
+        &volume,
+        &common::brain::lps(4),
+        &common::brain::phantom(1, None).0,
+    );
+    let output = xtask(
+        &[
+            "score",
+            "--model",
+            &model_arg,
+            "head.nii.gz",
+            "--backend",
+            "cpu",
+        ],
+        &dir,
+    );
+    assert!(
+        !output.status.success() && text(&output).contains("not a brain model"),
+        "{}",
+        text(&output)
+    );
+    let output = xtask(
+        &["score", "--model", "nowhere", "images", "--backend", "cpu"],
+        &dir,
+    );
+    assert!(
+        !output.status.success() && text(&output).contains("model.json"),
+        "{}",
+        text(&output)
+    );
+    let output = xtask(
+        &[
+            "score",
+            "--model",
+            &model_arg,
+            "images",
+            "--out",
+            "scores.txt",
+        ],
+        &dir,
+    );
+    assert!(
+        !output.status.success() && text(&output).contains(".json or .csv"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// The native scores of every labelled slice of a BraTS-layout case, as `eval --model` must
+/// compute them: (name, tumour?, latent, pixel).
+fn native_case_scores(
+    brain: &ScoringModel,
+    case: &Path,
+    t1: &str,
+    seg: &str,
+) -> Vec<(String, bool, f32, f32)> {
+    let name = case.file_name().unwrap().to_string_lossy().into_owned();
+    let read = |file: &str| {
+        read_nifti(
+            file,
+            &std::fs::read(case.join(file)).unwrap(),
+            VolumeChoice::OnlyVolume,
+        )
+        .unwrap()
+    };
+    let input = brain.card.brain_input.as_ref().unwrap();
+    let sliced = slice_case(
+        &BrainCase {
+            name: name.clone(),
+            modalities: vec![read(t1)],
+            mask: None,
+            segmentation: Some(read(seg)),
+        },
+        input.mask_rule.unwrap_or(MaskRule::NonZero),
+        &input.slices,
+    )
+    .unwrap();
+    let kept: Vec<_> = sliced
+        .slices
+        .iter()
+        .filter(|s| matches!(s.label, SliceLabel::Healthy | SliceLabel::Tumour))
+        .collect();
+    let inputs: Vec<f32> = kept.iter().flat_map(|s| s.input.clone()).collect();
+    let scores = brain.score(&inputs).unwrap();
+    kept.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                format!("{name}:z{}", s.index),
+                s.label == SliceLabel::Tumour,
+                scores.latent[i],
+                scores.pixel[i],
+            )
+        })
+        .collect()
+}
+
+fn check_brain_eval(
+    results: &serde_json::Value,
+    expected: &[(String, bool, f32, f32)],
+    cases: usize,
+) {
+    assert_eq!(results["kind"], "lran-eval-model/1");
+    assert_eq!(
+        results["per_case"].as_array().unwrap().len(),
+        cases,
+        "{}",
+        results["per_case"]
+    );
+    let scores = results["test_scores"].as_array().unwrap();
+    assert_eq!(
+        results["test_images"].as_u64().unwrap() as usize,
+        scores.len()
+    );
+    for (name, tumour, latent, pixel) in expected {
+        let row = scores
+            .iter()
+            .find(|s| s["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("no score for {name}"));
+        assert_eq!(row["anomalous"], *tumour, "{name}");
+        assert!(
+            close(row["latent"].as_f64().unwrap(), *latent as f64),
+            "{name}: {row}"
+        );
+        assert!(
+            close(row["pixel"].as_f64().unwrap(), *pixel as f64),
+            "{name}: {row}"
+        );
+    }
+    // The pooled AUC is the AUC of the per-slice scores it lists.
+    let latent: Vec<f32> = scores
+        .iter()
+        .map(|s| s["latent"].as_f64().unwrap() as f32)
+        .collect();
+    let labels: Vec<bool> = scores
+        .iter()
+        .map(|s| s["anomalous"].as_bool().unwrap())
+        .collect();
+    let auc = roc_auc(&latent, &labels).unwrap();
+    assert!((results["latent_auc"].as_f64().unwrap() - auc).abs() < 1e-9);
+    assert!(!results["roc_latent"].as_array().unwrap().is_empty());
+    assert!(!results["data_files"].as_array().unwrap().is_empty());
+    assert!(results["commit"].as_str().is_some_and(|c| !c.is_empty()));
+}
+
+#[test]
+fn eval_model_scores_written_brats_cases_per_case_and_pooled() {
+    let dir = scratch("score", "eval-brats");
+    write_brats2019(&dir.join("brats"));
+    let brain = model("brain-t1");
+    let model_arg = model_dir("brain-t1").display().to_string();
+    let output = xtask(
+        &[
+            "eval",
+            "--model",
+            &model_arg,
+            "--dataset",
+            "brain",
+            "--test-dir",
+            "brats",
+            "--backend",
+            "cpu",
+            "--out",
+            "eval.json",
+        ],
+        &dir,
+    );
+    let shown = text(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains("pooled AUC latent") && shown.contains("BraTS19_TEST_000_1"),
+        "{shown}"
+    );
+    let results = read_json(&dir.join("eval.json"));
+    let mut expected = Vec::new();
+    for n in 0..2 {
+        let case = format!("BraTS19_TEST_{n:03}_1");
+        expected.extend(native_case_scores(
+            &brain,
+            &dir.join("brats/HGG").join(&case),
+            &format!("{case}_t1.nii.gz"),
+            &format!("{case}_seg.nii.gz"),
+        ));
+    }
+    check_brain_eval(&results, &expected, 2);
+
+    // An MNIST model cannot be evaluated on brains, nor a brain model without cases.
+    let mnist = model_dir("mnist-digit1-tiny").display().to_string();
+    let output = xtask(
+        &[
+            "eval",
+            "--model",
+            &mnist,
+            "--dataset",
+            "brain",
+            "--test-dir",
+            "brats",
+            "--backend",
+            "cpu",
+        ],
+        &dir,
+    );
+    assert!(
+        !output.status.success() && text(&output).contains("not a brain model"),
+        "{}",
+        text(&output)
+    );
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    let output = xtask(
+        &[
+            "eval",
+            "--model",
+            &model_arg,
+            "--dataset",
+            "brain",
+            "--test-dir",
+            "empty",
+            "--backend",
+            "cpu",
+        ],
+        &dir,
+    );
+    assert!(
+        !output.status.success() && !text(&output).contains("panicked"),
+        "{}",
+        text(&output)
+    );
+    let output = xtask(&["eval", "--model", &model_arg], &dir);
+    assert!(
+        !output.status.success() && text(&output).contains("--dataset"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn eval_model_on_mnist_matches_the_native_auc() {
+    let dir = scratch("score", "eval-mnist");
+    let model_arg = model_dir("mnist-digit1-tiny").display().to_string();
+    let output = xtask(
+        &[
+            "eval",
+            "--model",
+            &model_arg,
+            "--dataset",
+            "mnist",
+            "--backend",
+            "cpu",
+            "--out",
+            "eval.json",
+        ],
+        &dir,
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let results = read_json(&dir.join("eval.json"));
+    let mnist = model("mnist-digit1-tiny");
+    let class = mnist.card.provenance.normal_class.unwrap();
+    let test = labelled_test_set(&mnist_test(), class, Protocol::OneClass, mnist.config()).unwrap();
+    let mut latent = Vec::new();
+    for chunk in test.data.chunks(64 * test.image_len) {
+        latent.extend(mnist.score(chunk).unwrap().latent);
+    }
+    assert_eq!(
+        results["test_images"].as_u64().unwrap() as usize,
+        test.len()
+    );
+    assert_eq!(
+        results["test_anomalous"].as_u64().unwrap() as usize,
+        test.anomalous.iter().filter(|&&a| a).count()
+    );
+    let auc = roc_auc(&latent, &test.anomalous).unwrap();
+    assert!(
+        (results["latent_auc"].as_f64().unwrap() - auc).abs() < 1e-6,
+        "{} vs {auc}",
+        results["latent_auc"]
+    );
+    let tpr = results["at_threshold"]["true_positive_rate"]
+        .as_f64()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&tpr));
+}
+
+/// The real BraTS 2018 cases beside the checkout: a volume scored (top slices, heat maps) and
+/// all ten cases evaluated, per case and pooled.
+#[test]
+fn the_shared_brats_2018_cases_score_and_evaluate() {
+    let Some(brain_data) = shared_data("brain") else {
+        return;
+    };
+    let brats = brain_data.join("tumour/brats2018");
+    let dir = scratch("score", "brats2018");
+    let brain = model("brain-t1");
+    let model_arg = model_dir("brain-t1").display().to_string();
+    let case = brats.join("Brats18_CBICA_AAB_1");
+    let output = xtask(
+        &[
+            "score",
+            "--model",
+            &model_arg,
+            &case.display().to_string(),
+            "--top",
+            "3",
+            "--heatmaps",
+            "maps",
+            "--out",
+            "scores.json",
+            "--backend",
+            "cpu",
+        ],
+        &dir,
+    );
+    let shown = text(&output);
+    assert!(output.status.success(), "{shown}");
+    let results = read_json(&dir.join("scores.json"));
+    let files: Vec<&str> = results["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    // The case folder: its T1 and FLAIR scored, its segmentation skipped.
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|f| !f.contains("_seg")), "{files:?}");
+    let t1 = case.join("Brats18_CBICA_AAB_1_t1.nii.gz");
+    let bytes = std::fs::read(&t1).unwrap();
+    let sliced = lran::upload::volume_slices("t1", &bytes, &brain.card).unwrap();
+    let t1_rows: Vec<&serde_json::Value> = results["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["file"].as_str().unwrap().ends_with("_t1.nii.gz"))
+        .collect();
+    assert_eq!(t1_rows.len(), sliced.slices.len());
+    assert!(
+        shown.contains("top 3 by the latent score") && shown.contains("summary:"),
+        "{shown}"
+    );
+    let maps = std::fs::read_dir(dir.join("maps")).unwrap().count();
+    assert_eq!(maps, 2 * 3, "three heat maps per volume");
+
+    let output = xtask(
+        &[
+            "eval",
+            "--model",
+            &model_arg,
+            "--dataset",
+            "brain",
+            "--test-dir",
+            &brats.display().to_string(),
+            "--backend",
+            "cpu",
+            "--out",
+            "eval.json",
+        ],
+        &dir,
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let results = read_json(&dir.join("eval.json"));
+    let expected = native_case_scores(
+        &brain,
+        &case,
+        "Brats18_CBICA_AAB_1_t1.nii.gz",
+        "Brats18_CBICA_AAB_1_seg.nii.gz",
+    );
+    check_brain_eval(&results, &expected, 10);
+}
