@@ -215,17 +215,7 @@ fn load_test_data(model: &ScoringModel, args: &EvalArgs) -> Result<TestData> {
         Dataset::Cifar10 => labelled::load_cifar10(required()?)?,
         Dataset::Folder | Dataset::Brain => unreachable!("handled above"),
     };
-    if loaded.test.channels != config.channels
-        && !(loaded.test.channels == 3 && config.channels == 1)
-    {
-        bail!(
-            "{} has {}-channel images but {} takes {}",
-            loaded.name,
-            loaded.test.channels,
-            card.name,
-            config.channels
-        );
-    }
+    loaded.check_channels(config)?;
     // Only the test half is read back; the training half's hashes are not this evaluation's.
     let files = loaded
         .files

@@ -25,7 +25,6 @@ use std::process::{Child, Command, Stdio};
 
 use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case, slice_upload};
-use lran::data::idx::LabelledImages;
 use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
 use lran::export::{ImageReport, ModelCard, ScoringModel};
 use lran::preprocess::{decode_image, image_to_input};
@@ -105,17 +104,6 @@ fn serve(site: &Path) -> (Server, String) {
     (server, url)
 }
 
-fn mnist_test_digits() -> LabelledImages {
-    let dir = root().join("xtask/data/mnist-sample");
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    LabelledImages::from_idx(
-        "t10k-images-idx3-ubyte.gz",
-        &read("t10k-images-idx3-ubyte.gz"),
-        "t10k-labels-idx1-ubyte.gz",
-        &read("t10k-labels-idx1-ubyte.gz"),
-    )
-    .unwrap()
-}
 
 /// A PNG whose header claims `side × side` pixels, with no pixel data behind it.
 fn png_header_claiming(side: u32) -> Vec<u8> {
@@ -133,7 +121,7 @@ fn png_header_claiming(side: u32) -> Vec<u8> {
 
 /// Writes the fixtures and returns (file, native report) for each good image.
 fn write_fixtures(dir: &Path, model: &ScoringModel) -> Vec<(String, ImageReport)> {
-    let digits = mnist_test_digits();
+    let digits = common::mnist_test_digits();
     // Two of the model's normal class (1) and three others, one of them as JPEG.
     let picks = [(1u8, 0usize), (1, 1), (7, 0), (3, 0), (0, 0)];
     let mut good = Vec::new();

@@ -1,12 +1,12 @@
 //! The data layer end to end through the command line, on files the tests write in each
-//! layout's exact on-disk format (BraTS 2019, BraTS 2023, HCP, CIFAR-10 binary batches, an image
-//! folder), and on the real data in ../shared/data when it is there.
+//! layout's exact on-disk format (BraTS 2019, BraTS 2023, HCP, IXI, CIFAR-10 binary batches, an
+//! image folder), and on the real data in ../shared/data when it is there.
 
 mod common;
 
 use common::brain::{
     TUMOURS, expected_tumour_slices, lps, phantom, write_brats_case, write_brats2019, write_hcp,
-    write_nii_gz,
+    write_ixi_subject, write_nii_gz,
 };
 use common::{scratch, xtask};
 use std::path::{Path, PathBuf};
@@ -52,6 +52,75 @@ fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
 
 fn shared(name: &str) -> Option<PathBuf> {
     common::shared_data(name)
+}
+
+/// IXI subjects as the shared data stores them (skull on, a mask beside each T1, u8 with
+/// `scl_slope`, a header extension before the voxels, axes PSR) are found as IXI, masked by their
+/// mask files rather than by non-zero voxels, and train a model tested on BraTS cases.
+#[test]
+fn ixi_subjects_are_masked_by_their_mask_files_and_train() {
+    let dir = scratch("data", "ixi");
+    let ids = ["IXI012-HH-1211", "IXI132-HH-1415", "IXI162-HH-1548"];
+    let mask_voxels: Vec<usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(s, id)| write_ixi_subject(&dir.join("ixi"), id, s as u32))
+        .collect();
+    write_brats2019(&dir.join("brats"));
+    let inspect = succeeds(&["data", "inspect", "ixi", "--size", "32"], &dir);
+    assert!(
+        inspect.contains("IXI (")
+            && inspect.contains("0 case(s) with a tumour segmentation, 3 without"),
+        "{inspect}"
+    );
+    assert!(inspect.contains("file axes PSR"), "{inspect}");
+    // scl_slope 2 undone: the skull's stored 125 reads as 250.
+    assert!(inspect.contains("intensities 0..250"), "{inspect}");
+    for voxels in &mask_voxels {
+        // The brain is the mask, not every non-zero voxel (the skull is non-zero too).
+        assert!(
+            inspect.contains(&format!("brain (Given): {voxels} voxels")),
+            "expected a {voxels}-voxel brain: {inspect}"
+        );
+    }
+    // One subject folder on its own is an IXI case too.
+    let one = succeeds(
+        &[
+            "data",
+            "inspect",
+            &format!("ixi/{}", ids[0]),
+            "--size",
+            "32",
+        ],
+        &dir,
+    );
+    assert!(one.contains("IXI ("), "{one}");
+
+    let output = succeeds(
+        &[
+            "train",
+            "--dataset",
+            "brain",
+            "--data-dir",
+            "ixi",
+            "--test-dir",
+            "brats",
+            "--preset",
+            "tiny",
+            "--image-size",
+            "32",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--backend",
+            "cpu",
+            "--run-name",
+            "ixi",
+        ],
+        &dir,
+    );
+    assert!(output.contains("brain:ixi+brats2019:t1"), "{output}");
 }
 
 /// HCP healthy subjects → BraTS 2019 test cases through train and eval: the subject split, the

@@ -12,7 +12,6 @@ use common::brain::write_brats2019;
 use common::{scratch, shared_data, xtask};
 use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case};
-use lran::data::idx::LabelledImages;
 use lran::data::nifti::{VolumeChoice, read_nifti};
 use lran::data::{Protocol, labelled_test_set};
 use lran::export::ScoringModel;
@@ -41,20 +40,20 @@ fn read_json(path: &Path) -> serde_json::Value {
     .unwrap()
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-4 * b.abs().max(1e-6)
+/// Runs `cargo xtask ARGS` in `dir`: it must fail, without a panic, saying `expected`.
+fn fails_with(args: &[&str], dir: &Path, expected: &str) {
+    let output = xtask(args, dir);
+    let shown = text(&output);
+    assert!(!output.status.success(), "{args:?} should fail: {shown}");
+    assert!(!shown.contains("panicked"), "{args:?} panicked: {shown}");
+    assert!(
+        shown.contains(expected),
+        "{args:?}: expected {expected:?} in {shown}"
+    );
 }
 
-fn mnist_test() -> LabelledImages {
-    let dir = root().join("xtask/data/mnist-sample");
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    LabelledImages::from_idx(
-        "t10k-images-idx3-ubyte.gz",
-        &read("t10k-images-idx3-ubyte.gz"),
-        "t10k-labels-idx1-ubyte.gz",
-        &read("t10k-labels-idx1-ubyte.gz"),
-    )
-    .unwrap()
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-4 * b.abs().max(1e-6)
 }
 
 #[test]
@@ -62,7 +61,7 @@ fn score_reports_every_image_and_names_each_bad_file() {
     let dir = scratch("score", "images");
     let images = dir.join("images");
     std::fs::create_dir_all(&images).unwrap();
-    let digits = mnist_test();
+    let digits = common::mnist_test_digits();
     let mnist = model("mnist-digit1-tiny");
     let mut expected = Vec::new();
     for (k, index) in [0usize, 2, 5, 7].into_iter().enumerate() {
@@ -217,32 +216,18 @@ fn score_reports_every_image_and_names_each_bad_file() {
         &common::brain::lps(4),
         &common::brain::phantom(1, None).0,
     );
-    let output = xtask(
-        &[
-            "score",
-            "--model",
-            &model_arg,
-            "head.nii.gz",
-            "--backend",
-            "cpu",
-        ],
+    let cpu = ["--backend", "cpu"];
+    fails_with(
+        &[&["score", "--model", &model_arg, "head.nii.gz"][..], &cpu].concat(),
         &dir,
+        "not a brain model",
     );
-    assert!(
-        !output.status.success() && text(&output).contains("not a brain model"),
-        "{}",
-        text(&output)
-    );
-    let output = xtask(
-        &["score", "--model", "nowhere", "images", "--backend", "cpu"],
+    fails_with(
+        &[&["score", "--model", "nowhere", "images"][..], &cpu].concat(),
         &dir,
+        "model.json",
     );
-    assert!(
-        !output.status.success() && text(&output).contains("model.json"),
-        "{}",
-        text(&output)
-    );
-    let output = xtask(
+    fails_with(
         &[
             "score",
             "--model",
@@ -252,11 +237,7 @@ fn score_reports_every_image_and_names_each_bad_file() {
             "scores.txt",
         ],
         &dir,
-    );
-    assert!(
-        !output.status.success() && text(&output).contains(".json or .csv"),
-        "{}",
-        text(&output)
+        ".json or .csv",
     );
 }
 
@@ -400,98 +381,154 @@ fn eval_model_scores_written_brats_cases_per_case_and_pooled() {
 
     // An MNIST model cannot be evaluated on brains, nor a brain model without cases.
     let mnist = model_dir("mnist-digit1-tiny").display().to_string();
-    let output = xtask(
-        &[
-            "eval",
-            "--model",
-            &mnist,
-            "--dataset",
-            "brain",
-            "--test-dir",
-            "brats",
-            "--backend",
-            "cpu",
-        ],
-        &dir,
-    );
-    assert!(
-        !output.status.success() && text(&output).contains("not a brain model"),
-        "{}",
-        text(&output)
-    );
     std::fs::create_dir_all(dir.join("empty")).unwrap();
-    let output = xtask(
-        &[
-            "eval",
-            "--model",
-            &model_arg,
-            "--dataset",
-            "brain",
-            "--test-dir",
-            "empty",
-            "--backend",
-            "cpu",
-        ],
-        &dir,
-    );
-    assert!(
-        !output.status.success() && !text(&output).contains("panicked"),
-        "{}",
-        text(&output)
-    );
-    let output = xtask(&["eval", "--model", &model_arg], &dir);
-    assert!(
-        !output.status.success() && text(&output).contains("--dataset"),
-        "{}",
-        text(&output)
-    );
+    for (model, cases, expected) in [
+        (mnist.as_str(), "brats", "not a brain model"),
+        (model_arg.as_str(), "empty", "holds no brain volumes"),
+    ] {
+        fails_with(
+            &[
+                "eval",
+                "--model",
+                model,
+                "--dataset",
+                "brain",
+                "--test-dir",
+                cases,
+                "--backend",
+                "cpu",
+            ],
+            &dir,
+            expected,
+        );
+    }
+    fails_with(&["eval", "--model", &model_arg], &dir, "--dataset");
 }
 
 #[test]
-fn eval_model_on_mnist_matches_the_native_auc() {
+fn eval_model_on_ten_class_data_and_image_folders_matches_the_native_auc() {
     let dir = scratch("score", "eval-mnist");
     let model_arg = model_dir("mnist-digit1-tiny").display().to_string();
-    let output = xtask(
-        &[
-            "eval",
-            "--model",
-            &model_arg,
-            "--dataset",
-            "mnist",
-            "--backend",
-            "cpu",
-            "--out",
-            "eval.json",
-        ],
-        &dir,
-    );
-    assert!(output.status.success(), "{}", text(&output));
-    let results = read_json(&dir.join("eval.json"));
     let mnist = model("mnist-digit1-tiny");
     let class = mnist.card.provenance.normal_class.unwrap();
-    let test = labelled_test_set(&mnist_test(), class, Protocol::OneClass, mnist.config()).unwrap();
+    let digits = common::mnist_test_digits();
+    let test = labelled_test_set(&digits, class, Protocol::OneClass, mnist.config()).unwrap();
     let mut latent = Vec::new();
     for chunk in test.data.chunks(64 * test.image_len) {
         latent.extend(mnist.score(chunk).unwrap().latent);
     }
-    assert_eq!(
-        results["test_images"].as_u64().unwrap() as usize,
-        test.len()
+    let native_auc = roc_auc(&latent, &test.anomalous).unwrap();
+    let eval = |extra: &[&str], out: &str| -> serde_json::Value {
+        let args = [
+            &[
+                "eval",
+                "--model",
+                &model_arg,
+                "--backend",
+                "cpu",
+                "--out",
+                out,
+            ][..],
+            extra,
+        ]
+        .concat();
+        let output = xtask(&args, &dir);
+        assert!(output.status.success(), "{args:?}: {}", text(&output));
+        read_json(&dir.join(out))
+    };
+    // The embedded sample, and the same four IDX files read from a folder as Fashion-MNIST's.
+    let idx = dir.join("idx");
+    std::fs::create_dir_all(&idx).unwrap();
+    for entry in std::fs::read_dir(root().join("xtask/data/mnist-sample")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, idx.join(path.file_name().unwrap())).unwrap();
+    }
+    for (extra, label) in [
+        (&["--dataset", "mnist"][..], "mnist-embedded-sample"),
+        (
+            &["--dataset", "fashion-mnist", "--data-dir", "idx"][..],
+            "fashion-mnist",
+        ),
+    ] {
+        let results = eval(extra, "eval.json");
+        assert!(
+            results["dataset"].as_str().unwrap().starts_with(label),
+            "{}",
+            results["dataset"]
+        );
+        assert_eq!(
+            results["test_images"].as_u64().unwrap() as usize,
+            test.len()
+        );
+        assert_eq!(
+            results["test_anomalous"].as_u64().unwrap() as usize,
+            test.anomalous.iter().filter(|&&a| a).count()
+        );
+        let auc = results["latent_auc"].as_f64().unwrap();
+        assert!((auc - native_auc).abs() < 1e-6, "{auc} vs {native_auc}");
+        let tpr = results["at_threshold"]["true_positive_rate"]
+            .as_f64()
+            .unwrap();
+        assert!((0.0..=1.0).contains(&tpr));
+        // Only the test files were read for the evaluation.
+        let files = results["data_files"].as_array().unwrap();
+        assert!(
+            files
+                .iter()
+                .all(|f| f[0].as_str().unwrap().contains("t10k")),
+            "{files:?}"
+        );
+    }
+
+    // An image folder: the model's normal digits in normal/, others in anomalous/.
+    let (mut normal, mut anomalous) = (Vec::new(), Vec::new());
+    for i in 0..digits.len() {
+        let pick = if digits.labels[i] == class {
+            &mut normal
+        } else {
+            &mut anomalous
+        };
+        if pick.len() < 12 {
+            let folder = if digits.labels[i] == class {
+                "normal"
+            } else {
+                "anomalous"
+            };
+            let path = dir.join("folder").join(folder).join(format!("test{i}.png"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::GrayImage::from_raw(28, 28, digits.image(i).to_vec())
+                .unwrap()
+                .save(&path)
+                .unwrap();
+            pick.push(i);
+        }
+    }
+    let results = eval(
+        &["--dataset", "folder", "--data-dir", "folder"],
+        "folder.json",
     );
-    assert_eq!(
-        results["test_anomalous"].as_u64().unwrap() as usize,
-        test.anomalous.iter().filter(|&&a| a).count()
-    );
-    let auc = roc_auc(&latent, &test.anomalous).unwrap();
+    assert_eq!(results["test_images"], 24);
+    assert_eq!(results["test_anomalous"], 12);
+    let folder_latent: Vec<f32> = normal
+        .iter()
+        .chain(&anomalous)
+        .map(|&i| latent[i])
+        .collect();
+    let labels: Vec<bool> = (0..24).map(|k| k >= 12).collect();
+    let auc = results["latent_auc"].as_f64().unwrap();
+    let expected = roc_auc(&folder_latent, &labels).unwrap();
+    // PNG round trip of u8 pixels: the same inputs as the IDX images, so the same scores.
+    assert!((auc - expected).abs() < 1e-6, "{auc} vs {expected}");
+    let names: Vec<&str> = results["test_scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert!(
-        (results["latent_auc"].as_f64().unwrap() - auc).abs() < 1e-6,
-        "{} vs {auc}",
-        results["latent_auc"]
+        names.contains(&format!("normal/test{}.png", normal[0]).as_str()),
+        "{names:?}"
     );
-    let tpr = results["at_threshold"]["true_positive_rate"]
-        .as_f64()
-        .unwrap();
-    assert!((0.0..=1.0).contains(&tpr));
 }
 
 /// The real BraTS 2018 cases beside the checkout: a volume scored (top slices, heat maps) and

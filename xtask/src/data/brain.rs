@@ -5,6 +5,8 @@
 //! - **BraTS 2023**: `<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz`;
 //! - **HCP**: `<subject>/T1w/T1w_acpc_dc_restore_brain.nii.gz` (and `T2w_…`), skull-stripped,
 //!   with `brainmask_fs.nii.gz` used as the mask when present;
+//! - **IXI** (as the shared data holds it): `<id>/<id>_t1.nii.gz`, T1 with skull and neck, beside
+//!   `<id>_mask.nii.gz`, its brain mask, which tells the brain from the rest;
 //! - **a plain folder** of volumes: every `<name>.nii[.gz]` is a case, with optional
 //!   `<name>_mask` / `<name>_brainmask` (brain mask) and `<name>_seg` (tumour labels) beside it;
 //! - **lran's shared data** (`../shared/data/brain`): its files named one by one below.
@@ -57,6 +59,7 @@ pub enum Layout {
     Brats2019,
     Brats2023,
     Hcp,
+    Ixi,
     Plain,
     Shared,
 }
@@ -67,6 +70,7 @@ impl Layout {
             Layout::Brats2019 => "BraTS 2019–2021 (<case>/<case>_{t1,t1ce,t2,flair,seg}.nii.gz)",
             Layout::Brats2023 => "BraTS 2023 (<case>/<case>-{t1n,t1c,t2w,t2f,seg}.nii.gz)",
             Layout::Hcp => "HCP (<subject>/T1w/T1w_acpc_dc_restore_brain.nii.gz)",
+            Layout::Ixi => "IXI (<id>/<id>_t1.nii.gz with its brain mask <id>_mask.nii.gz)",
             Layout::Plain => {
                 "a plain folder of NIfTI volumes (<name>.nii.gz, optional <name>_mask, <name>_seg)"
             }
@@ -167,6 +171,24 @@ fn brats_case(dir: &Path) -> Option<(Layout, CaseFiles)> {
         }
     }
     None
+}
+
+/// An IXI subject folder: `<id>_t1` with skull, masked by `<id>_mask`, and no segmentation
+/// (a BraTS case's folder never holds a `_mask`; a healthy subject's never a `_seg`).
+fn ixi_subject(dir: &Path) -> Option<CaseFiles> {
+    let name = folder_name(dir);
+    let t1 = nifti_file(dir, &format!("{name}_t1"))?;
+    let mask = nifti_file(dir, &format!("{name}_mask"))?;
+    if nifti_file(dir, &format!("{name}_seg")).is_some() {
+        return None;
+    }
+    Some(CaseFiles {
+        name,
+        modalities: BTreeMap::from([(Modality::T1, t1)]),
+        mask: Some(mask),
+        segmentation: None,
+        mask_rule: MaskRule::Given,
+    })
 }
 
 fn hcp_subject(dir: &Path) -> Option<CaseFiles> {
@@ -297,13 +319,17 @@ pub fn detect(dir: &Path) -> Result<BrainSource> {
         return Ok(shared);
     }
     let mut found: Vec<(Layout, CaseFiles)> = Vec::new();
-    if let Some(case) = brats_case(dir) {
+    if let Some(subject) = ixi_subject(dir) {
+        found.push((Layout::Ixi, subject));
+    } else if let Some(case) = brats_case(dir) {
         found.push(case);
     } else if let Some(subject) = hcp_subject(dir) {
         found.push((Layout::Hcp, subject));
     } else {
         for sub in subfolders(dir)? {
-            if let Some(case) = brats_case(&sub) {
+            if let Some(subject) = ixi_subject(&sub) {
+                found.push((Layout::Ixi, subject));
+            } else if let Some(case) = brats_case(&sub) {
                 found.push(case);
             } else if let Some(subject) = hcp_subject(&sub) {
                 found.push((Layout::Hcp, subject));
@@ -320,11 +346,12 @@ pub fn detect(dir: &Path) -> Result<BrainSource> {
         let cases = plain_cases(dir)?;
         if cases.is_empty() {
             bail!(
-                "{} holds no brain volumes in a known layout: expected {}, {}, {} or {}",
+                "{} holds no brain volumes in a known layout: expected {}, {}, {}, {} or {}",
                 dir.display(),
                 Layout::Brats2019.describe(),
                 Layout::Brats2023.describe(),
                 Layout::Hcp.describe(),
+                Layout::Ixi.describe(),
                 Layout::Plain.describe()
             );
         }

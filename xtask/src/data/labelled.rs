@@ -43,6 +43,22 @@ pub const IDX_STEMS: [&str; 4] = [
     "t10k-labels-idx1-ubyte",
 ];
 
+impl LoadedLabelled {
+    /// Refuses images a model with `config` cannot take: the same channel count, or colour
+    /// images for a gray model (seen as luminance).
+    pub fn check_channels(&self, config: &lran::ModelConfig) -> Result<()> {
+        let channels = self.test.channels;
+        if channels != config.channels && !(channels == 3 && config.channels == 1) {
+            bail!(
+                "{} has {channels}-channel images but the model takes {}",
+                self.name,
+                config.channels
+            );
+        }
+        Ok(())
+    }
+}
+
 /// The embedded MNIST sample (a few thousand real digits).
 pub fn mnist_sample() -> Result<LoadedLabelled> {
     let files = SAMPLE

@@ -88,16 +88,7 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
 
 pub fn load(spec: &DatasetSpec, config: &ModelConfig) -> Result<LoadedData> {
     let split_classes = |loaded: labelled::LoadedLabelled| -> Result<LoadedData> {
-        if loaded.train.channels != config.channels
-            && !(loaded.train.channels == 3 && config.channels == 1)
-        {
-            bail!(
-                "{} has {}-channel images but the model takes {}",
-                loaded.name,
-                loaded.train.channels,
-                config.channels
-            );
-        }
+        loaded.check_channels(config)?;
         let split = Split::labelled_classes(
             &loaded.train,
             &loaded.test,

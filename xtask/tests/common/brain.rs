@@ -131,3 +131,73 @@ pub fn write_hcp(root: &Path, subjects: u32) {
         );
     }
 }
+
+/// `nifti` (a single-file NIfTI-1 from [`encode_nifti`], little-endian) with a header extension
+/// holding `payload` between the header and the voxels, as scanner software writes them: the
+/// extension flag set and `vox_offset` moved past it.
+pub fn with_extension(nifti: &[u8], payload: &[u8]) -> Vec<u8> {
+    let esize = (8 + payload.len()).div_ceil(16) * 16;
+    let mut out = nifti[..348].to_vec();
+    out[108..112].copy_from_slice(&((352 + esize) as f32).to_le_bytes());
+    out.extend([1, 0, 0, 0]);
+    out.extend((esize as i32).to_le_bytes());
+    out.extend(6i32.to_le_bytes()); // ecode 6: a comment
+    out.extend(payload);
+    out.resize(352 + esize, 0);
+    out.extend(&nifti[352..]);
+    out
+}
+
+/// The RAS size, in 2 mm voxels, of the IXI phantom's head.
+pub const IXI_DIMS: [usize; 3] = [24, 28, 24];
+
+/// An IXI subject as the shared data stores one: `<root>/<id>/<id>_t1.nii.gz`, a head (a
+/// textured brain inside a bright skull shell) as u8 with `scl_slope` 2 at 2 mm, file axes PSR,
+/// a header extension moving the voxels to byte 2912; and `<id>_mask.nii.gz`, its brain mask.
+/// Returns the mask's voxel count.
+pub fn write_ixi_subject(root: &Path, id: &str, seed: u32) -> usize {
+    let [nx, ny, nz] = IXI_DIMS;
+    let centre = |n: usize| (n as f64 - 1.0) / 2.0;
+    let (mut head, mut mask) = (Vec::new(), Vec::new());
+    let phase = seed as f64 * 0.9;
+    // File order PSR, first axis fastest: i runs posterior, j superior, k right.
+    for k in 0..nx {
+        for j in 0..nz {
+            for i in 0..ny {
+                let (x, y, z) = (k as f64, (ny - 1 - i) as f64, j as f64);
+                let r = ((x - centre(nx)) / 8.0).powi(2)
+                    + ((y - centre(ny)) / 10.0).powi(2)
+                    + ((z - centre(nz)) / 8.0).powi(2);
+                let (value, brain) = if r <= 1.0 {
+                    (
+                        70.0 + 20.0 * (0.6 * x + phase).sin() * (0.5 * y).cos() + z,
+                        1.0,
+                    )
+                } else if r <= 1.5 {
+                    (250.0, 0.0) // skull: bright, outside the mask
+                } else {
+                    (0.0, 0.0)
+                };
+                // Stored as u8 with scl_slope 2: the reader must scale back.
+                head.push((value / 2.0f64).round());
+                mask.push(brain);
+            }
+        }
+    }
+    let spec = |datatype: i16, slope: f32| NiftiSpec {
+        dims: vec![ny, nz, nx],
+        affine: [
+            [0.0, 0.0, 2.0, -24.0],
+            [-2.0, 0.0, 0.0, 28.0],
+            [0.0, 2.0, 0.0, -24.0],
+        ],
+        scl_slope: slope,
+        ..NiftiSpec::ras([ny, nz, nx], datatype)
+    };
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let t1 = with_extension(&encode_nifti(&spec(2, 2.0), &head), &[b'x'; 2540]);
+    std::fs::write(dir.join(format!("{id}_t1.nii.gz")), gzip(&t1)).unwrap();
+    write_nii_gz(&dir.join(format!("{id}_mask.nii.gz")), &spec(2, 1.0), &mask);
+    mask.iter().filter(|&&m| m > 0.0).count()
+}

@@ -46,3 +46,19 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
     eprintln!("skipped: {} is absent", dir.display());
     None
 }
+
+/// The test digits of the MNIST sample built into xtask (`xtask/data/mnist-sample`).
+pub fn mnist_test_digits() -> lran::data::idx::LabelledImages {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let dir = manifest.join("data/mnist-sample");
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    lran::data::idx::LabelledImages::from_idx(
+        "t10k-images-idx3-ubyte.gz",
+        &read("t10k-images-idx3-ubyte.gz"),
+        "t10k-labels-idx1-ubyte.gz",
+        &read("t10k-labels-idx1-ubyte.gz"),
+    )
+    .unwrap()
+}
