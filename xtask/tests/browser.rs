@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case, slice_upload};
 use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
-use lran::export::{ImageReport, ModelCard, ScoringModel};
+use lran::export::{ImageReport, ScoringModel};
 use lran::preprocess::{decode_image, image_to_input};
 
 const MODEL: &str = "mnist-digit1-tiny";
@@ -164,15 +164,9 @@ fn write_fixtures(dir: &Path, model: &ScoringModel) -> Vec<(String, ImageReport)
 
 /// Loads an exported model from models/.
 fn load_model(name: &str) -> ScoringModel {
-    let model_dir = root().join("models").join(name);
-    let card = ModelCard::from_json(
-        "model.json",
-        &std::fs::read_to_string(model_dir.join("model.json"))
-            .unwrap_or_else(|e| panic!("models/{name}/model.json: {e}")),
-    )
-    .unwrap();
-    let weights = std::fs::read(model_dir.join(&card.weights_file)).unwrap();
-    ScoringModel::from_bytes(card, weights, &Device::flex()).unwrap()
+    let dir = root().join("models").join(name);
+    ScoringModel::from_dir(&dir, &Device::flex())
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
 }
 
 /// The shared TCGA-DU-7294 case, when this checkout sits beside ../shared.

@@ -40,6 +40,26 @@ fn read_json(path: &Path) -> serde_json::Value {
     .unwrap()
 }
 
+/// `cargo xtask eval --model MODEL --dataset brain --test-dir CASES --out OUT` on the CPU.
+fn eval_brain(model: &str, cases: &str, out: &str, dir: &Path) -> Output {
+    xtask(
+        &[
+            "eval",
+            "--model",
+            model,
+            "--dataset",
+            "brain",
+            "--test-dir",
+            cases,
+            "--backend",
+            "cpu",
+            "--out",
+            out,
+        ],
+        dir,
+    )
+}
+
 /// Runs `cargo xtask ARGS` in `dir`: it must fail, without a panic, saying `expected`.
 fn fails_with(args: &[&str], dir: &Path, expected: &str) {
     let output = xtask(args, dir);
@@ -344,22 +364,7 @@ fn eval_model_scores_written_brats_cases_per_case_and_pooled() {
     write_brats2019(&dir.join("brats"));
     let brain = model("brain-t1");
     let model_arg = model_dir("brain-t1").display().to_string();
-    let output = xtask(
-        &[
-            "eval",
-            "--model",
-            &model_arg,
-            "--dataset",
-            "brain",
-            "--test-dir",
-            "brats",
-            "--backend",
-            "cpu",
-            "--out",
-            "eval.json",
-        ],
-        &dir,
-    );
+    let output = eval_brain(&model_arg, "brats", "eval.json", &dir);
     let shown = text(&output);
     assert!(output.status.success(), "{shown}");
     assert!(
@@ -589,22 +594,7 @@ fn the_shared_brats_2018_cases_score_and_evaluate() {
     let maps = std::fs::read_dir(dir.join("maps")).unwrap().count();
     assert_eq!(maps, 2 * 3, "three heat maps per volume");
 
-    let output = xtask(
-        &[
-            "eval",
-            "--model",
-            &model_arg,
-            "--dataset",
-            "brain",
-            "--test-dir",
-            &brats.display().to_string(),
-            "--backend",
-            "cpu",
-            "--out",
-            "eval.json",
-        ],
-        &dir,
-    );
+    let output = eval_brain(&model_arg, &brats.display().to_string(), "eval.json", &dir);
     assert!(output.status.success(), "{}", text(&output));
     let results = read_json(&dir.join("eval.json"));
     let expected = native_case_scores(
