@@ -321,7 +321,7 @@ pub fn run(model_dir: &Path, args: &EvalArgs) -> Result<()> {
         data_dir: data.dir.clone(),
         data_files: data.files.clone(),
         eval_device: selected.description.clone(),
-        eval_wall_seconds: 0.0,
+        eval_wall_seconds: started.elapsed().as_secs_f64(),
         created_unix: now_unix(),
         command: command_line(),
         test_images: anomalous.len(),
@@ -341,10 +341,6 @@ pub fn run(model_dir: &Path, args: &EvalArgs) -> Result<()> {
         per_case: per_case(&data.case_ranges, &scores, anomalous),
         cases: data.cases.clone(),
         test_scores: named_scores(&data.images, &scores),
-    };
-    let results = ModelEvalResults {
-        eval_wall_seconds: started.elapsed().as_secs_f64(),
-        ..results
     };
     print_summary(&results);
     let out = args.out.clone().unwrap_or_else(|| {

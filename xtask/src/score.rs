@@ -116,24 +116,26 @@ pub struct ModelFacts {
     pub threshold_percentile: f64,
 }
 
-/// Files named a scan (the ones to score) rather than a label map or mask beside it.
-fn is_scan_name(name: &str) -> bool {
+/// The file extensions `score` reads: NIfTI volumes, then PNG and JPEG images.
+const SCAN_EXTENSIONS: [&str; 5] = [".nii.gz", ".nii", ".png", ".jpeg", ".jpg"];
+
+/// `name`'s extension among [`SCAN_EXTENSIONS`] (any case), if it has one.
+fn scan_extension(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
-    let stem = lower
-        .strip_suffix(".nii.gz")
-        .or_else(|| lower.strip_suffix(".nii"))
-        .unwrap_or(&lower);
+    SCAN_EXTENSIONS.into_iter().find(|e| lower.ends_with(e))
+}
+
+/// A PNG, JPEG or NIfTI file named as a scan, rather than as a label map or mask beside one.
+fn is_scorable_name(name: &str) -> bool {
+    let Some(extension) = scan_extension(name) else {
+        return false;
+    };
+    let stem = name[..name.len() - extension.len()].to_ascii_lowercase();
     let label_map = stem == "seg"
         || ["_seg", "-seg", "_mask", "-mask", "_brainmask"]
             .iter()
             .any(|s| stem.ends_with(s));
-    !(is_volume_name(&lower) && label_map)
-}
-
-fn is_scorable_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    (is_volume_name(&lower) || [".png", ".jpg", ".jpeg"].iter().any(|e| lower.ends_with(e)))
-        && is_scan_name(&lower)
+    !(is_volume_name(name) && label_map)
 }
 
 /// The files PATHS stand for: files as given, folders' images and volumes (not recursing;
@@ -184,11 +186,12 @@ fn row(file: &str, slice: Option<usize>, report: &ImageReport) -> ScoreRow {
     }
 }
 
-/// One scored file: its rows, and the reports of the slices to draw.
+/// One scored file: its rows, and the reports of the slices to list and draw.
 struct Scored {
     rows: Vec<ScoreRow>,
-    /// (axial index, report) of the images and top slices, most anomalous first.
-    top: Vec<(Option<usize>, ImageReport)>,
+    /// (index in `rows`, report) of the image, or of the volume's `--top` slices by the latent
+    /// score, most anomalous first.
+    top: Vec<(usize, ImageReport)>,
     total_slices: Option<usize>,
 }
 
@@ -206,7 +209,7 @@ fn score_file(
             let report = model.report(&input)?;
             Ok(Scored {
                 rows: vec![row(&name, None, &report)],
-                top: vec![(None, report)],
+                top: vec![(0, report)],
                 total_slices: None,
             })
         }
@@ -215,11 +218,11 @@ fn score_file(
                 bail!("{name}: no axial slice holds enough brain to score");
             }
             let mut reports = Vec::with_capacity(sliced.slices.len());
-            for (k, chunk) in sliced.slices.chunks(batch.max(1)).enumerate() {
+            for (k, chunk) in sliced.slices.chunks(batch).enumerate() {
                 bar.set_message(format!(
                     "{}: slices {}/{}",
                     short_name(path),
-                    (k * batch.max(1) + chunk.len()),
+                    k * batch + chunk.len(),
                     sliced.slices.len()
                 ));
                 let inputs: Vec<f32> = chunk.iter().flat_map(|s| s.input.iter().copied()).collect();
@@ -234,10 +237,7 @@ fn score_file(
             let mut order: Vec<usize> = (0..reports.len()).collect();
             order.sort_by(|&a, &b| reports[b].latent_score.total_cmp(&reports[a].latent_score));
             order.truncate(top);
-            let top = order
-                .into_iter()
-                .map(|i| (Some(sliced.slices[i].index), reports[i].clone()))
-                .collect();
+            let top = order.into_iter().map(|i| (i, reports[i].clone())).collect();
             Ok(Scored {
                 rows,
                 top,
@@ -256,11 +256,7 @@ fn short_name(path: &Path) -> String {
 /// The file name without its image or NIfTI extension.
 fn stem(path: &Path) -> String {
     let name = short_name(path);
-    let lower = name.to_ascii_lowercase();
-    let cut = [".nii.gz", ".nii", ".png", ".jpeg", ".jpg"]
-        .iter()
-        .find(|e| lower.ends_with(*e))
-        .map_or(0, |e| e.len());
+    let cut = scan_extension(&name).map_or(0, str::len);
     name[..name.len() - cut].to_string()
 }
 
@@ -400,12 +396,8 @@ pub fn run(args: ScoreArgs) -> Result<()> {
                     .count();
                 let mut text = Vec::new();
                 if let Some(total) = scored.total_slices {
-                    let shown: Vec<&ScoreRow> = {
-                        let mut ranked: Vec<&ScoreRow> = scored.rows.iter().collect();
-                        ranked.sort_by(|a, b| b.latent_score.total_cmp(&a.latent_score));
-                        ranked.truncate(args.top);
-                        ranked
-                    };
+                    let shown: Vec<&ScoreRow> =
+                        scored.top.iter().map(|(i, _)| &scored.rows[*i]).collect();
                     writeln!(
                         text,
                         "{name}: volume, {} of {total} axial slices scored; top {} by the latent score:",
@@ -413,7 +405,12 @@ pub fn run(args: ScoreArgs) -> Result<()> {
                         shown.len()
                     )?;
                     print_rows(&mut text, &shown)?;
-                    let most = shown[0];
+                    // The whole volume's most anomalous slice, whatever --top lists.
+                    let most = scored
+                        .rows
+                        .iter()
+                        .max_by(|a, b| a.latent_score.total_cmp(&b.latent_score))
+                        .expect("score_file refuses volumes without slices");
                     writeln!(
                         text,
                         "  summary: {anomalous} of {} slices above the threshold {}; most anomalous slice {} (latent {}, above {:.1}% of healthy validation slices) -> {}",
@@ -431,8 +428,8 @@ pub fn run(args: ScoreArgs) -> Result<()> {
                 bar.suspend(|| stdout.lock().write_all(&text))?;
                 if let Some(dir) = &args.heatmaps {
                     let base = unique_name(&mut used_names, &stem(path));
-                    for (slice, report) in &scored.top {
-                        let file = match slice {
+                    for (i, report) in &scored.top {
+                        let file = match scored.rows[*i].slice {
                             Some(index) => format!("{base}-z{index:03}.png"),
                             None => format!("{base}.png"),
                         };
