@@ -25,6 +25,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod preprocess;
+pub mod protocol;
 pub mod rng;
 pub mod score;
 #[cfg(feature = "train")]

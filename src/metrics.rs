@@ -34,6 +34,43 @@ pub fn roc_auc(scores: &[f32], anomalous: &[bool]) -> Result<f64> {
     Ok((rank_sum_anomalous - positives * (positives + 1.0) / 2.0) / (positives * negatives))
 }
 
+/// Area under the precision–recall curve as average precision: Σₖ (Rₖ − Rₖ₋₁)·Pₖ over the
+/// distinct score thresholds from the highest down, tied scores entering together (scikit-learn's
+/// `average_precision_score`). Unlike the AUROC it depends on the share of anomalies: a random
+/// score reaches that share, not ½.
+pub fn average_precision(scores: &[f32], anomalous: &[bool]) -> Result<f64> {
+    let points = roc_curve(scores, anomalous)?;
+    let positives = anomalous.iter().filter(|&&a| a).count() as f64;
+    let negatives = anomalous.len() as f64 - positives;
+    let mut area = 0.0;
+    for pair in points.windows(2) {
+        let (before, at) = (pair[0], pair[1]);
+        let recall_step = at.true_positive_rate - before.true_positive_rate;
+        if recall_step > 0.0 {
+            let tp = at.true_positive_rate * positives;
+            let fp = at.false_positive_rate * negatives;
+            area += recall_step * tp / (tp + fp);
+        }
+    }
+    Ok(area)
+}
+
+/// Peak signal-to-noise ratio of `reconstruction` against `input` over the pixels where `mask`
+/// holds, in dB, for images in the model's [−1, 1] range (peak-to-peak 2). `None` when the mask
+/// is empty; infinite when the two agree exactly.
+pub fn psnr_inside(input: &[f32], reconstruction: &[f32], mask: &[bool]) -> Option<f64> {
+    let (sum, count) = input
+        .iter()
+        .zip(reconstruction)
+        .zip(mask)
+        .filter(|(_, m)| **m)
+        .fold((0.0f64, 0usize), |(s, c), ((a, b), _)| {
+            let d = (*a - *b) as f64;
+            (s + d * d, c + 1)
+        });
+    (count > 0).then(|| 10.0 * (4.0 / (sum / count as f64)).log10())
+}
+
 /// One point of a ROC curve at a score threshold (anomalous when score ≥ threshold).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RocPoint {
@@ -240,6 +277,34 @@ impl ScoreCalibration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn average_precision_matches_hand_computed_values() {
+        // Ranked: a(0.9) n(0.8) a(0.7) n(0.6): precision 1 at recall ½, ⅔ at recall 1.
+        let ap = average_precision(&[0.9, 0.8, 0.7, 0.6], &[true, false, true, false]).unwrap();
+        assert!((ap - (0.5 * 1.0 + 0.5 * 2.0 / 3.0)).abs() < 1e-12, "{ap}");
+        // Perfect ranking: 1; all anomalies last among 2 normals: ½·⅓ + ½·½.
+        assert_eq!(
+            average_precision(&[2.0, 1.0, 0.0], &[true, false, false]).unwrap(),
+            1.0
+        );
+        let worst = average_precision(&[0.0, 1.0, 2.0, 3.0], &[true, true, false, false]).unwrap();
+        assert!((worst - (0.5 / 3.0 + 0.5 * 0.5)).abs() < 1e-12, "{worst}");
+        // All tied: precision is the anomaly share.
+        let tied = average_precision(&[1.0; 4], &[true, false, false, false]).unwrap();
+        assert!((tied - 0.25).abs() < 1e-12, "{tied}");
+        assert!(average_precision(&[1.0, f32::NAN], &[true, false]).is_err());
+    }
+
+    #[test]
+    fn psnr_counts_only_the_masked_pixels() {
+        let input = [0.0, 0.0, 1.0, -1.0];
+        let reconstruction = [0.2, 0.0, 1.0, 1.0];
+        // Inside the mask one pixel is off by 0.2 of two: MSE 0.02, PSNR 10·log10(4/0.02).
+        let psnr = psnr_inside(&input, &reconstruction, &[true, true, false, false]).unwrap();
+        assert!((psnr - 10.0 * 200f64.log10()).abs() < 1e-4, "{psnr}");
+        assert_eq!(psnr_inside(&input, &reconstruction, &[false; 4]), None);
+    }
 
     #[test]
     fn auc_of_perfect_inverted_and_random_orders() {

@@ -404,6 +404,41 @@ pub fn score_set(
     scores
 }
 
+/// Each image's reconstruction PSNR (dB) inside its mask (`size × size`, applied to every
+/// channel), in inference mode: how well the model has learned to redraw what it was shown.
+pub fn psnr_set(
+    generator: &Generator,
+    set: &ImageSet,
+    masks: &[Vec<bool>],
+    config: &ModelConfig,
+    device: &Device,
+    batch_size: usize,
+) -> Result<Vec<f64>> {
+    if masks.len() != set.len() {
+        return Err(LranError::data(
+            "reconstruction quality",
+            format!("{} images but {} masks", set.len(), masks.len()),
+        ));
+    }
+    let device = device.clone().inner();
+    let generator = generator.valid().to_device(&device);
+    let indices: Vec<usize> = (0..set.len()).collect();
+    let mut psnr = Vec::with_capacity(set.len());
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let detailed =
+            crate::score::DetailedTensors::new(&generator, set.batch(chunk, config, &device))
+                .read();
+        let reconstruction = crate::score::floats(detailed.reconstruction);
+        for (k, &i) in chunk.iter().enumerate() {
+            let image = set.image(i);
+            let mask: Vec<bool> = masks[i].iter().copied().cycle().take(image.len()).collect();
+            let redrawn = &reconstruction[k * image.len()..(k + 1) * image.len()];
+            psnr.push(crate::metrics::psnr_inside(image, redrawn, &mask).unwrap_or(f64::NAN));
+        }
+    }
+    Ok(psnr)
+}
+
 /// Validation statistics and test AUCs of one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {

@@ -127,6 +127,30 @@ pub struct BrainSlice {
     /// Tumour voxels in the original slice.
     pub tumour_voxels: usize,
     pub label: SliceLabel,
+    /// Height in the brain: 0 at the case's lowest kept slice, 1 at its highest. Kept slices
+    /// cover the same anatomy in every case (brain area at least `min_brain_fraction` of the
+    /// largest), so slices at one relative height are comparable across subjects and scanners.
+    pub relative_height: f32,
+    /// This slice's brain area as a fraction of the case's largest.
+    pub brain_fraction: f32,
+}
+
+impl BrainSlice {
+    /// Mean model input inside the brain (first channel): the slice's brightness after
+    /// normalisation.
+    pub fn mean_intensity(&self) -> f32 {
+        let size = self.brain.len();
+        let (sum, count) = self.input[..size]
+            .iter()
+            .zip(&self.brain)
+            .filter(|(_, b)| **b)
+            .fold((0.0f64, 0usize), |(s, c), (v, _)| (s + *v as f64, c + 1));
+        if count == 0 {
+            -1.0
+        } else {
+            (sum / count as f64) as f32
+        }
+    }
 }
 
 /// A case cut into slices, with what the report needs to say about it.
@@ -384,6 +408,17 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
     ];
 
     let size = config.image_size;
+    let (lowest, highest) = (
+        kept.first().copied().unwrap_or(0),
+        kept.last().copied().unwrap_or(0),
+    );
+    let relative_height = |z: usize| -> f32 {
+        if highest > lowest {
+            (z - lowest) as f32 / (highest - lowest) as f32
+        } else {
+            0.5
+        }
+    };
     let mut slices = Vec::with_capacity(kept.len());
     for &z in &kept {
         let mut input = Vec::with_capacity(size * size * case.modalities.len());
@@ -456,6 +491,8 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
             brain_voxels: areas[z],
             tumour_voxels,
             label,
+            relative_height: relative_height(z),
+            brain_fraction: areas[z] as f32 / largest as f32,
         });
     }
     Ok(SlicedCase {

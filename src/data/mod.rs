@@ -130,6 +130,10 @@ impl Protocol {
     }
 }
 
+/// Share of the normal training images held out for validation, unless a dataset says otherwise
+/// (GANomaly's and the paper's 10 %).
+pub const VALIDATION_FRACTION: f64 = 0.1;
+
 /// Training data (normal only), healthy validation data held out of it for checkpoint choice
 /// and calibration, and a labelled test set.
 #[derive(Debug, Clone)]

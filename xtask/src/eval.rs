@@ -6,13 +6,16 @@ use std::time::Instant;
 
 use anyhow::Result;
 use clap::Args;
+use image::{Rgb, RgbImage};
+use lran::burn::module::Module;
 use lran::data::{ImageSet, Split};
 use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
-use lran::train::{evaluate, score_set};
+use lran::protocol::{BrainProtocol, ModelScores, SliceFacts, evaluate_brain};
+use lran::train::{evaluate, psnr_set, score_set};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend};
-use crate::data::brain::CaseSummary;
+use crate::data::brain::{BrainSlices, CaseSummary};
 use crate::data::{self, Dataset, DatasetSpec};
 use crate::provenance::{commit, now_unix, write_json};
 use crate::run::{RunDir, RunInfo};
@@ -86,6 +89,16 @@ pub struct EvalResults {
     /// The check on healthy data alone: validation slices with and without painted lesions.
     #[serde(default)]
     pub synthetic: Option<SyntheticResults>,
+    /// Optimiser steps taken (generator updates, one per batch).
+    #[serde(default)]
+    pub steps: u64,
+    /// Optimiser steps taken when the selected weights were saved.
+    #[serde(default)]
+    pub selected_step: u64,
+    /// Brain data: the full protocol (baselines, height matching, AUPRC, flagged shares) and the
+    /// reconstruction quality of healthy validation slices.
+    #[serde(default)]
+    pub brain: Option<BrainResults>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,13 +121,90 @@ pub struct SyntheticResults {
 
 /// Rebuilds a run's split (same data, class, fraction and seed).
 pub fn rebuild_split(info: &RunInfo) -> Result<Split> {
+    Ok(rebuild_data(info)?.split)
+}
+
+/// Rebuilds a run's data: its split and, for brain data, what the protocol knows of the slices.
+pub fn rebuild_data(info: &RunInfo) -> Result<data::LoadedData> {
     let data = data::load(&info.data, &info.train.model)?;
     if data.files != info.data_files {
         anyhow::bail!(
             "the data files differ from those the run was trained on (their sha256 changed)"
         );
     }
-    Ok(data.split)
+    Ok(data)
+}
+
+/// The brain experiment's protocol and the healthy validation slices' reconstruction quality.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrainResults {
+    pub protocol: BrainProtocol,
+    pub reconstruction: ReconstructionQuality,
+}
+
+/// PSNR inside the brain of the healthy validation slices' reconstructions (model units, peak
+/// to peak 2): a blur of the brain scores low.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReconstructionQuality {
+    pub slices: usize,
+    pub psnr_db_mean: f64,
+    pub psnr_db_std: f64,
+    pub psnr_db_median: f64,
+}
+
+impl ReconstructionQuality {
+    pub fn of(psnr: &[f64]) -> Self {
+        let finite: Vec<f64> = psnr.iter().copied().filter(|p| p.is_finite()).collect();
+        let n = finite.len().max(1) as f64;
+        let mean = finite.iter().sum::<f64>() / n;
+        let std = (finite.iter().map(|p| (p - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let mut sorted = finite.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(f64::NAN);
+        Self {
+            slices: finite.len(),
+            psnr_db_mean: mean,
+            psnr_db_std: std,
+            psnr_db_median: median,
+        }
+    }
+}
+
+/// Scores the validation slices and runs the protocol over them and the test slices.
+fn brain_results(
+    generator: &lran::model::Generator,
+    split: &Split,
+    slices: &BrainSlices,
+    test_scores: &lran::score::Scores,
+    calibration: &ScoreCalibration,
+    config: &lran::ModelConfig,
+    device: &lran::burn::tensor::Device,
+) -> Result<BrainResults> {
+    let validation = score_set(generator, &split.validation, config, device, 256);
+    let protocol = evaluate_brain(
+        &slices.test,
+        &slices.validation,
+        &ModelScores {
+            test_latent: &test_scores.latent,
+            test_pixel: &test_scores.pixel,
+            validation_latent: &validation.latent,
+            validation_pixel: &validation.pixel,
+            latent_threshold: calibration.latent.threshold,
+            pixel_threshold: calibration.pixel.threshold,
+        },
+    )?;
+    let psnr = psnr_set(
+        generator,
+        &split.validation,
+        &slices.validation_brains,
+        config,
+        device,
+        256,
+    )?;
+    Ok(BrainResults {
+        protocol,
+        reconstruction: ReconstructionQuality::of(&psnr),
+    })
 }
 
 pub fn named_scores(set: &ImageSet, scores: &lran::score::Scores) -> Vec<ImageScores> {
@@ -145,7 +235,8 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
     let info = run_dir.read_info()?;
     let (weights, selection) = run_dir.load_best()?;
     let progress = run_dir.read_progress()?;
-    let split = rebuild_split(&info)?;
+    let data = rebuild_data(&info)?;
+    let split = data.split;
     let selected = backend::select(args.backend)?;
     let device = selected.device.clone();
     let generator = lran::export::load_generator(&info.train.model, weights, &device, &info.name)?;
@@ -165,6 +256,21 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
         }
         _ => None,
     };
+    let brain = data
+        .brain_slices
+        .as_ref()
+        .map(|slices| {
+            brain_results(
+                &generator,
+                &split,
+                slices,
+                &scores,
+                &selection.calibration,
+                &info.train.model,
+                &device,
+            )
+        })
+        .transpose()?;
     let thin = |s: &[f32]| -> Result<Vec<RocPoint>> {
         Ok(thin_curve(&roc_curve(s, &split.test.anomalous)?, 201))
     };
@@ -196,9 +302,33 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
         cases: info.cases.clone(),
         test_scores: named_scores(&split.test, &scores),
         synthetic,
+        steps: progress.steps,
+        selected_step: run_dir
+            .read_metrics()?
+            .iter()
+            .find(|m| m.epoch == selection.epoch)
+            .map_or(0, |m| m.steps),
+        brain,
     };
     let out = args.out.clone().unwrap_or_else(|| run_dir.eval_path());
     write_json(&out, &results)?;
+    let sheet = out.with_file_name(format!(
+        "{}-reconstructions.png",
+        out.file_stem()
+            .map_or("eval".into(), |s| s.to_string_lossy())
+    ));
+    if let Some(slices) = &data.brain_slices {
+        reconstruction_sheet(
+            &generator,
+            &split,
+            slices,
+            &info.train.model,
+            &device,
+            6,
+            &sheet,
+        )?;
+        println!("  reconstructions: {}", sheet.display());
+    }
     println!(
         "{}: test AUC latent {:.4}, pixel {:.4} ({} images, {} anomalous; epoch {} of {}) -> {}",
         info.name,
@@ -226,5 +356,161 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
             synthetic.latent_auc, synthetic.pixel_auc, synthetic.images, synthetic.lesioned
         );
     }
+    if let Some(brain) = &results.brain {
+        print_brain(brain);
+    }
     Ok(())
+}
+
+/// The protocol's table on the terminal: one row per score.
+pub fn print_brain(brain: &BrainResults) {
+    println!(
+        "  {:<15} {:>8} {:>8} {:>10} {:>10} {:>9}",
+        "score", "AUROC", "AUPRC", "case mean", "h-matched", "flagged"
+    );
+    for score in &brain.protocol.scores {
+        let auroc = if score.baseline {
+            format!(
+                "{:.3}/{:.3}",
+                score.pooled.auroc,
+                score.pooled.either_direction_auroc()
+            )
+        } else {
+            format!("{:.4}", score.pooled.auroc)
+        };
+        println!(
+            "  {:<15} {:>8} {:>8.4} {:>10.4} {:>10.4} {:>9}",
+            score.score,
+            auroc,
+            score.pooled.auprc,
+            score.mean_case_auroc,
+            score.height_matched.auroc,
+            score.flagged.map_or("-".to_string(), |f| format!(
+                "{:.0}%/{:.0}%/{:.0}%",
+                100.0 * f.tumour,
+                100.0 * f.healthy_test,
+                100.0 * f.healthy_validation
+            ))
+        );
+    }
+    println!(
+        "  (baselines: AUROC as oriented / in its better direction; flagged at the stored threshold: tumour / healthy test / healthy validation slices)"
+    );
+    println!(
+        "  healthy validation reconstructions: PSNR inside the brain {:.2} ± {:.2} dB (median {:.2}, {} slices)",
+        brain.reconstruction.psnr_db_mean,
+        brain.reconstruction.psnr_db_std,
+        brain.reconstruction.psnr_db_median,
+        brain.reconstruction.slices
+    );
+}
+
+/// Rows of input | reconstruction | residual (inferno, 0 to `HEATMAP_MAX`): healthy validation
+/// slices on the left (each validation subject's slice nearest mid-brain), tumour slices on
+/// the right (each test case's middle tumour slice), every model pixel drawn `zoom` × `zoom`.
+pub fn reconstruction_sheet(
+    generator: &lran::model::Generator,
+    split: &Split,
+    slices: &BrainSlices,
+    config: &lran::ModelConfig,
+    device: &lran::burn::tensor::Device,
+    rows: usize,
+    path: &std::path::Path,
+) -> Result<()> {
+    let pick = |facts: &[SliceFacts], wanted: &dyn Fn(&SliceFacts) -> bool, middle: bool| {
+        let mut cases: Vec<&str> = Vec::new();
+        for fact in facts {
+            if wanted(fact) && !cases.contains(&fact.case.as_str()) {
+                cases.push(&fact.case);
+            }
+        }
+        cases
+            .iter()
+            .take(rows)
+            .filter_map(|case| {
+                let mine: Vec<usize> = (0..facts.len())
+                    .filter(|&i| facts[i].case == *case && wanted(&facts[i]))
+                    .collect();
+                if middle {
+                    mine.get(mine.len() / 2).copied()
+                } else {
+                    mine.iter().copied().min_by(|&a, &b| {
+                        (facts[a].relative_height - 0.5)
+                            .abs()
+                            .total_cmp(&(facts[b].relative_height - 0.5).abs())
+                    })
+                }
+            })
+            .collect::<Vec<usize>>()
+    };
+    let healthy = pick(&slices.validation, &|_| true, false);
+    let tumour = pick(&slices.test, &|f| f.anomalous, true);
+    let (size, channels) = (config.image_size, config.channels);
+    let zoom = 2u32;
+    let tile = size as u32 * zoom;
+    let panel_rows = healthy.len().max(tumour.len()).max(1) as u32;
+    let mut sheet = RgbImage::from_pixel(
+        6 * (tile + 2) + 10,
+        panel_rows * (tile + 2) + 2,
+        Rgb([0, 0, 0]),
+    );
+    let device_inner = device.clone().inner();
+    let generator = generator.valid().to_device(&device_inner);
+    for (panel, (set, picked)) in [(&split.validation, &healthy), (&split.test, &tumour)]
+        .into_iter()
+        .enumerate()
+    {
+        if picked.is_empty() {
+            continue;
+        }
+        let detailed =
+            lran::score::DetailedTensors::new(&generator, set.batch(picked, config, &device_inner))
+                .read();
+        let reconstruction = lran::score::floats(detailed.reconstruction);
+        let residual = lran::score::floats(detailed.residual);
+        let plane = size * size;
+        for (row, &i) in picked.iter().enumerate() {
+            let image = set.image(i);
+            let x_panel = panel as u32 * (3 * (tile + 2) + 8);
+            let y0 = 2 + row as u32 * (tile + 2);
+            for (column, pixels) in [
+                lran::colormap::image_rgba(image, channels, size)?,
+                lran::colormap::image_rgba(
+                    &reconstruction[row * channels * plane..(row + 1) * channels * plane],
+                    channels,
+                    size,
+                )?,
+                lran::colormap::heatmap_rgba(
+                    &residual[row * plane..(row + 1) * plane],
+                    lran::colormap::HEATMAP_MAX,
+                ),
+            ]
+            .iter()
+            .enumerate()
+            {
+                let x0 = x_panel + 2 + column as u32 * (tile + 2);
+                for y in 0..size {
+                    for x in 0..size {
+                        let at = 4 * (y * size + x);
+                        let colour = Rgb([pixels[at], pixels[at + 1], pixels[at + 2]]);
+                        for dy in 0..zoom {
+                            for dx in 0..zoom {
+                                sheet.put_pixel(
+                                    x0 + x as u32 * zoom + dx,
+                                    y0 + y as u32 * zoom + dy,
+                                    colour,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    sheet
+        .save(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
 }

@@ -130,6 +130,7 @@ fn load_test_data(model: &ScoringModel, args: &EvalArgs) -> Result<TestData> {
             mask_rule: input.mask_rule,
             volume: None,
             synthetic_lesions: false,
+            with_templates: false,
         };
         let source = brain_data::detect(dir)?;
         if source.labelled.is_empty() {

@@ -19,6 +19,32 @@ use crate::data::labelled::{self, IDX_STEMS, file_name};
 pub enum DataCommand {
     /// Describe a dataset file or folder and write a contact sheet of what the model would see.
     Inspect(InspectArgs),
+    /// Healthy subjects and tumour cases side by side at matched relative heights, after the
+    /// slice pipeline: do the two sources look alike to the model?
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// A brain dataset folder with healthy subjects and tumour cases (default: ../shared/data/brain).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Healthy subjects drawn (the first ones, in name order), one row each.
+    #[arg(long, default_value_t = 4)]
+    pub healthy: usize,
+    /// Tumour cases drawn, one row each.
+    #[arg(long, default_value_t = 4)]
+    pub tumour: usize,
+    /// Relative heights of the columns (0 = lowest kept slice, 1 = highest).
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9")]
+    pub heights: Vec<f32>,
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// Each model pixel drawn as this many screen pixels.
+    #[arg(long, default_value_t = 2)]
+    pub zoom: u32,
+    #[arg(long, default_value = "docs/data/ixi-vs-brats.png")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -54,7 +80,107 @@ pub struct InspectArgs {
 pub fn run(command: DataCommand) -> Result<()> {
     match command {
         DataCommand::Inspect(args) => inspect(&args),
+        DataCommand::Compare(args) => compare(&args),
     }
+}
+
+/// Rows of cases (healthy first), columns of relative heights: each tile the kept slice nearest
+/// that height, as the model sees it, tumour outlined in red.
+fn compare(args: &CompareArgs) -> Result<()> {
+    let dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            crate::data::shared_data("brain").context("no ../shared/data/brain: pass --data-dir")?
+        }
+    };
+    if args.heights.is_empty() || args.heights.iter().any(|h| !(0.0..=1.0).contains(h)) {
+        bail!("--heights must be fractions between 0 and 1");
+    }
+    if args.zoom == 0 || args.zoom > 8 {
+        bail!("--zoom must be 1–8");
+    }
+    let source = layouts::detect(&dir)?;
+    let config = SliceConfig::new(args.size);
+    config.validate()?;
+    let rows: Vec<&layouts::CaseFiles> = source
+        .unlabelled
+        .iter()
+        .take(args.healthy)
+        .chain(source.labelled.iter().take(args.tumour))
+        .collect();
+    if rows.is_empty() {
+        bail!("{} holds no cases to draw", dir.display());
+    }
+    let tile = args.size as u32 * args.zoom;
+    let mut sheet = RgbImage::from_pixel(
+        args.heights.len() as u32 * (tile + GAP) + GAP,
+        rows.len() as u32 * (tile + GAP) + GAP,
+        Rgb([0, 0, 0]),
+    );
+    for (r, files) in rows.iter().enumerate() {
+        let (case, _) = layouts::load_case(files, &[Modality::T1], VolumeChoice::default())?;
+        let sliced = slice_case(&case, files.mask_rule, &config)?;
+        println!(
+            "{}: {} kept slices, brain mean {:.1} sd {:.1}",
+            files.name,
+            sliced.slices.len(),
+            sliced.brain_mean_std[0].0,
+            sliced.brain_mean_std[0].1
+        );
+        for (c, &height) in args.heights.iter().enumerate() {
+            let Some(slice) = sliced.slices.iter().min_by(|a, b| {
+                (a.relative_height - height)
+                    .abs()
+                    .total_cmp(&(b.relative_height - height).abs())
+            }) else {
+                continue;
+            };
+            let (x0, y0) = (GAP + c as u32 * (tile + GAP), GAP + r as u32 * (tile + GAP));
+            let s = args.size;
+            for y in 0..s {
+                for x in 0..s {
+                    let v = lran::preprocess::model_to_intensity(slice.input[y * s + x]);
+                    let inside = |yy: isize, xx: isize| {
+                        yy >= 0
+                            && xx >= 0
+                            && yy < s as isize
+                            && xx < s as isize
+                            && slice.tumour[yy as usize * s + xx as usize]
+                    };
+                    let edge = slice.tumour[y * s + x]
+                        && [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)]
+                            .iter()
+                            .any(|&(dy, dx)| !inside(y as isize + dy, x as isize + dx));
+                    let colour = if edge {
+                        Rgb([255, 40, 40])
+                    } else {
+                        Rgb([v, v, v])
+                    };
+                    for dy in 0..args.zoom {
+                        for dx in 0..args.zoom {
+                            sheet.put_pixel(
+                                x0 + x as u32 * args.zoom + dx,
+                                y0 + y as u32 * args.zoom + dy,
+                                colour,
+                            );
+                        }
+                    }
+                }
+            }
+            draw_number(&mut sheet, x0 + 2, y0 + 2, slice.index);
+        }
+    }
+    write_sheet(&sheet, &args.out)?;
+    println!(
+        "{}: rows {} (healthy first), columns relative heights {:?}, radiological view, tumour outlined in red",
+        args.out.display(),
+        rows.iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        args.heights
+    );
+    Ok(())
 }
 
 fn default_sheet(args: &InspectArgs, name: &str) -> PathBuf {
@@ -236,6 +362,12 @@ fn inspect_brain_folder(args: &InspectArgs, config: &SliceConfig) -> Result<()> 
         source.labelled.len(),
         source.unlabelled.len()
     );
+    if !source.templates.is_empty() {
+        println!(
+            "  {} template(s), trained on only with --with-templates",
+            source.templates.len()
+        );
+    }
     let drawn = match &args.case {
         Some(name) => Some(name.clone()),
         None => source
@@ -249,12 +381,18 @@ fn inspect_brain_folder(args: &InspectArgs, config: &SliceConfig) -> Result<()> 
             .labelled
             .iter()
             .chain(&source.unlabelled)
+            .chain(&source.templates)
             .any(|c| &c.name == name)
     {
         bail!("no case named {name} in {}", args.path.display());
     }
     let mut failed = Vec::new();
-    for files in source.labelled.iter().chain(&source.unlabelled) {
+    for files in source
+        .labelled
+        .iter()
+        .chain(&source.unlabelled)
+        .chain(&source.templates)
+    {
         println!();
         let modalities: Vec<String> = files
             .modalities

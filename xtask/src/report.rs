@@ -597,32 +597,29 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
         summary.preset,
         provenance(summary)
     ));
-    // Older summaries lack the synthetic-lesion validation AUC: a dash then.
-    let validation = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
-    out.push_str(
-        "| seed | ours, latent score | ours, pixel score | validation: synthetic lesions, latent score |\n\
-         | --- | --- | --- | --- |\n",
-    );
-    for run in &summary.runs {
-        out.push_str(&format!(
-            "| {} | {:.3} | {:.3} | {} |\n",
-            run.seed,
-            run.latent_auc,
-            run.pixel_auc,
-            validation(run.validation_latent_auc)
-        ));
-    }
-    if let (Some(latent), Some(pixel)) = (summary.mean_latent_auc, summary.mean_pixel_auc) {
-        let synthetic: Option<Vec<f64>> = summary
-            .runs
-            .iter()
-            .map(|r| r.validation_latent_auc)
-            .collect();
-        let synthetic = synthetic.as_deref().and_then(Spread::of).map(|s| s.mean);
-        out.push_str(&format!(
-            "| **mean** | **{latent:.3}** | **{pixel:.3}** | {} |\n",
-            validation(synthetic)
-        ));
+    if !summary.brain.is_empty() {
+        brain_protocol_tables(out, summary);
+    } else {
+        // Summaries from before the protocol: the AUCs alone.
+        let validation = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+        out.push_str(
+            "| seed | ours, latent score | ours, pixel score | validation: synthetic lesions, latent score |\n\
+             | --- | --- | --- | --- |\n",
+        );
+        for run in &summary.runs {
+            out.push_str(&format!(
+                "| {} | {:.3} | {:.3} | {} |\n",
+                run.seed,
+                run.latent_auc,
+                run.pixel_auc,
+                validation(run.validation_latent_auc)
+            ));
+        }
+        if let (Some(latent), Some(pixel)) = (summary.mean_latent_auc, summary.mean_pixel_auc) {
+            out.push_str(&format!(
+                "| **mean** | **{latent:.3}** | **{pixel:.3}** | |\n"
+            ));
+        }
     }
     if let Some(value) = paper.lran("brain", "auc") {
         let source = paper
@@ -635,6 +632,103 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
         ));
     }
     out.push('\n');
+}
+
+/// mean ± std (n) of a brain figure, or a dash.
+fn figure(summary: &SuiteSummary, name: &str, digits: usize) -> String {
+    summary.brain.get(name).map_or("—".to_string(), |s| {
+        if s.n > 1 {
+            format!("{:.digits$} ± {:.digits$}", s.mean, s.std)
+        } else {
+            format!("{:.digits$}", s.mean)
+        }
+    })
+}
+
+fn percent(summary: &SuiteSummary, name: &str) -> String {
+    summary
+        .brain
+        .get(name)
+        .map_or("—".to_string(), |s| format!("{:.1} %", 100.0 * s.mean))
+}
+
+/// The brain protocol: scores against the trivial baselines, the flagged shares, reconstruction
+/// quality and budget, and each test case's AUROC.
+fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
+    let seeds = summary.runs.len();
+    out.push_str(&format!(
+        "Slice-wise, mean ± std over {seeds} seed(s). *Pooled*: all test cases' tumour slices against their healthy slices (the paper's protocol). *Case mean*: the mean of the per-case AUROCs. *Height-matched*: tumour slices against the healthy validation subjects' slices at the same relative height (10 bins), which removes the slice-height confound but not the difference of scanner and site; the within-case AUROCs control for the latter. Baselines know nothing of tumours (direction fixed in advance; in brackets, read in their better direction).\n\n"
+    ));
+    out.push_str(
+        "| score | pooled AUROC | pooled AUPRC | case mean AUROC | height-matched AUROC |\n\
+         | --- | --- | --- | --- | --- |\n",
+    );
+    for (name, label) in [
+        ("latent", "**ours, latent ‖z − ẑ‖²**"),
+        ("pixel", "ours, pixel ‖x − x̂‖₁"),
+        ("brain-area", "baseline: brain area"),
+        ("centrality", "baseline: closeness to the middle slice"),
+        ("mean-intensity", "baseline: mean intensity"),
+    ] {
+        let either = summary
+            .brain
+            .get(&format!("{name}.either_direction_auroc"))
+            .map(|s| format!(" ({:.3})", s.mean))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {label} | {}{either} | {} | {} | {} |\n",
+            figure(summary, &format!("{name}.auroc"), 3),
+            figure(summary, &format!("{name}.auprc"), 3),
+            figure(summary, &format!("{name}.case_mean_auroc"), 3),
+            figure(summary, &format!("{name}.height_matched_auroc"), 3),
+        ));
+    }
+    out.push_str(
+        "\nAt the stored threshold (the 95th percentile of healthy validation scores), the share of slices flagged:\n\n\
+         | score | tumour slices | healthy slices of the tumour cases | healthy validation slices |\n\
+         | --- | --- | --- | --- |\n",
+    );
+    for name in ["latent", "pixel"] {
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            percent(summary, &format!("{name}.flagged_tumour")),
+            percent(summary, &format!("{name}.flagged_healthy_test")),
+            percent(summary, &format!("{name}.flagged_healthy_validation")),
+        ));
+    }
+    out.push_str(&format!(
+        "\nHealthy validation reconstructions: PSNR inside the brain {} dB. Budget per model: {} optimiser steps (selected at step {}), {} h of training on {}.\n\n",
+        figure(summary, "validation_psnr_db", 2),
+        figure(summary, "steps", 0),
+        figure(summary, "selected_step", 0),
+        figure(summary, "train_hours", 2),
+        summary.devices.join("; ")
+    ));
+    if !summary.brain_cases.is_empty() {
+        out.push_str(
+            "Per test case (within-case AUROC, mean over seeds):\n\n\
+             | case | tumour / healthy slices | latent | pixel | brain area | centrality | mean intensity |\n\
+             | --- | --- | --- | --- | --- | --- | --- |\n",
+        );
+        for case in &summary.brain_cases {
+            let cell = |name: &str| {
+                case.auroc
+                    .get(name)
+                    .map_or("—".to_string(), |s| format!("{:.3}", s.mean))
+            };
+            out.push_str(&format!(
+                "| {} | {} / {} | {} | {} | {} | {} | {} |\n",
+                markdown_cell(&case.case),
+                case.tumour,
+                case.healthy,
+                cell("latent"),
+                cell("pixel"),
+                cell("brain-area"),
+                cell("centrality"),
+                cell("mean-intensity"),
+            ));
+        }
+    }
 }
 
 fn tuning_table(out: &mut String, summary: &SuiteSummary) {
@@ -916,10 +1010,19 @@ mod tests {
         assert!(out.contains("**50.0 min** in all"), "{out}");
         assert!(out.contains("on 2 CPUs, commit `abc123`"), "{out}");
         assert!(out.contains("it installed chromium"), "{out}");
-        assert!(out.contains("| compiling the test build (native) (profile `test`) | 25.9 min |"), "{out}");
-        assert!(out.contains("WebGPU module (wasm32) (profile `web-quick-gpu`) | 13.5 min |"), "{out}");
+        assert!(
+            out.contains("| compiling the test build (native) (profile `test`) | 25.9 min |"),
+            "{out}"
+        );
+        assert!(
+            out.contains("WebGPU module (wasm32) (profile `web-quick-gpu`) | 13.5 min |"),
+            "{out}"
+        );
         assert!(out.contains("running the 2 test binaries"), "{out}");
-        assert!(out.contains("longest `tests/browser.rs`") && out.contains("| 21.0 min |"), "{out}");
+        assert!(
+            out.contains("longest `tests/browser.rs`") && out.contains("| 21.0 min |"),
+            "{out}"
+        );
     }
     use crate::reproduce::LossVariant;
 

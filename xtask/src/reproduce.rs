@@ -6,6 +6,7 @@
 //! number can be re-derived by hand. Model selection and thresholds come from healthy
 //! validation data only (train's rule); test AUCs are computed once, after selection.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -125,13 +126,15 @@ pub fn suite_folder(
 pub struct ReproduceArgs {
     #[arg(long, value_enum)]
     pub suite: Suite,
-    /// Network size: `paper` (GANomaly's) or `tiny` (a reduced budget for CPUs; the summary
-    /// marks such results as reduced).
-    #[arg(long, value_enum, default_value_t = Preset::Paper)]
-    pub preset: Preset,
-    /// Training epochs per model (the paper's budget is 15).
-    #[arg(long, default_value_t = 15)]
-    pub epochs: u64,
+    /// Network size: `paper` (GANomaly's), `brain` (the brain experiment's CPU network, the
+    /// brain suites' default) or `tiny` (a reduced budget for CPUs). The summary marks results
+    /// below the paper's network or epochs as reduced.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Training epochs per model (default: the preset's; the paper's budget is 15, the brain
+    /// network's 80).
+    #[arg(long)]
+    pub epochs: Option<u64>,
     /// Seeds per split (the paper's tables are means over runs).
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     pub seeds: Vec<u64>,
@@ -208,6 +211,152 @@ pub struct RunSummary {
     pub epochs: u64,
     pub train_wall_seconds: f64,
     pub train_device: String,
+    /// Brain: the protocol's figures of this model (see [`brain_figures`] for the names).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub brain: BTreeMap<String, f64>,
+    /// Brain: each test case's within-case AUROC per score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brain_cases: Vec<CaseFigures>,
+}
+
+/// One test case's within-case AUROC for the model's scores and the baselines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseFigures {
+    pub case: String,
+    pub tumour: usize,
+    pub healthy: usize,
+    /// Score name → AUROC (baselines as oriented in advance).
+    pub auroc: BTreeMap<String, f64>,
+}
+
+/// A test case's within-case AUROCs over the suite's seeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaseSpread {
+    pub case: String,
+    pub tumour: usize,
+    pub healthy: usize,
+    pub auroc: BTreeMap<String, Spread>,
+}
+
+/// The brain protocol's figures of one model, by name: `<score>.auroc`, `.auprc`,
+/// `.case_mean_auroc`, `.height_matched_auroc` for every score (latent, pixel, the baselines),
+/// `<baseline>.either_direction_auroc`, `<model score>.flagged_tumour`,
+/// `.flagged_healthy_test`, `.flagged_healthy_validation`, and `best_baseline_auroc`,
+/// `validation_psnr_db`, `steps`, `selected_step`, `train_hours`.
+pub fn brain_figures(results: &EvalResults) -> (BTreeMap<String, f64>, Vec<CaseFigures>) {
+    let mut figures = BTreeMap::new();
+    let mut cases: Vec<CaseFigures> = Vec::new();
+    let Some(brain) = &results.brain else {
+        return (figures, cases);
+    };
+    for score in &brain.protocol.scores {
+        let name = &score.score;
+        figures.insert(format!("{name}.auroc"), score.pooled.auroc);
+        figures.insert(format!("{name}.auprc"), score.pooled.auprc);
+        figures.insert(format!("{name}.case_mean_auroc"), score.mean_case_auroc);
+        figures.insert(
+            format!("{name}.height_matched_auroc"),
+            score.height_matched.auroc,
+        );
+        if score.baseline {
+            figures.insert(
+                format!("{name}.either_direction_auroc"),
+                score.pooled.either_direction_auroc(),
+            );
+        }
+        if let Some(flagged) = score.flagged {
+            figures.insert(format!("{name}.flagged_tumour"), flagged.tumour);
+            figures.insert(format!("{name}.flagged_healthy_test"), flagged.healthy_test);
+            figures.insert(
+                format!("{name}.flagged_healthy_validation"),
+                flagged.healthy_validation,
+            );
+        }
+        for case in &score.per_case {
+            let Some(detection) = case.detection else {
+                continue;
+            };
+            let at = match cases.iter().position(|c| c.case == case.case) {
+                Some(at) => at,
+                None => {
+                    cases.push(CaseFigures {
+                        case: case.case.clone(),
+                        tumour: case.tumour,
+                        healthy: case.healthy,
+                        auroc: BTreeMap::new(),
+                    });
+                    cases.len() - 1
+                }
+            };
+            cases[at].auroc.insert(name.clone(), detection.auroc);
+        }
+    }
+    figures.insert(
+        "best_baseline_auroc".into(),
+        brain.protocol.best_baseline_auroc(),
+    );
+    figures.insert(
+        "validation_psnr_db".into(),
+        brain.reconstruction.psnr_db_mean,
+    );
+    figures.insert("steps".into(), results.steps as f64);
+    figures.insert("selected_step".into(), results.selected_step as f64);
+    figures.insert("train_hours".into(), results.train_wall_seconds / 3600.0);
+    (figures, cases)
+}
+
+/// Each brain figure's mean and spread over the runs that have it.
+pub fn brain_spreads(runs: &[RunSummary]) -> BTreeMap<String, Spread> {
+    let mut names: Vec<&String> = runs.iter().flat_map(|r| r.brain.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let values: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| r.brain.get(name).copied())
+                .collect();
+            Spread::of(&values).map(|spread| (name.clone(), spread))
+        })
+        .collect()
+}
+
+/// Each test case's AUROCs over the runs.
+pub fn case_spreads(runs: &[RunSummary]) -> Vec<CaseSpread> {
+    let mut out: Vec<CaseSpread> = Vec::new();
+    for run in runs {
+        for case in &run.brain_cases {
+            if !out.iter().any(|c| c.case == case.case) {
+                out.push(CaseSpread {
+                    case: case.case.clone(),
+                    tumour: case.tumour,
+                    healthy: case.healthy,
+                    auroc: BTreeMap::new(),
+                });
+            }
+        }
+    }
+    for spread in &mut out {
+        let mut names: Vec<&String> = runs
+            .iter()
+            .flat_map(|r| r.brain_cases.iter().filter(|c| c.case == spread.case))
+            .flat_map(|c| c.auroc.keys())
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let values: Vec<f64> = runs
+                .iter()
+                .flat_map(|r| r.brain_cases.iter().filter(|c| c.case == spread.case))
+                .filter_map(|c| c.auroc.get(name).copied())
+                .collect();
+            if let Some(s) = Spread::of(&values) {
+                spread.auroc.insert(name.clone(), s);
+            }
+        }
+    }
+    out
 }
 
 /// Mean and sample standard deviation over a group of runs.
@@ -293,15 +442,20 @@ pub struct SuiteSummary {
     pub grid: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection: Option<Selection>,
+    /// Brain suites: each protocol figure over the seeds (names as in [`brain_figures`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub brain: BTreeMap<String, Spread>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brain_cases: Vec<CaseSpread>,
 }
 
 /// `cargo xtask train` options shared by every run of the suite.
 fn common_options(args: &ReproduceArgs) -> Vec<String> {
     let mut options = vec![
         "--preset".to_string(),
-        format!("{:?}", args.preset).to_lowercase(),
+        args.preset().name().to_string(),
         "--epochs".into(),
-        args.epochs.to_string(),
+        args.epochs().to_string(),
         "--backend".into(),
         format!("{:?}", args.backend).to_lowercase(),
         "--runs-dir".into(),
@@ -414,7 +568,7 @@ fn grid_points(grid: &[String]) -> Result<Vec<GridPoint>> {
 }
 
 fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
-    let preset = format!("{:?}", args.preset).to_lowercase();
+    let preset = args.preset().name().to_string();
     // A tagged suite trains its own runs: it never overwrites the runs of an untagged one.
     let tag = args
         .tag
@@ -555,7 +709,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
     if args.suite == Suite::Scores {
         return scores(&args);
     }
-    if args.epochs == 0 {
+    if args.epochs() == 0 {
         bail!("--epochs must be at least 1");
     }
     if let Some(tag) = &args.tag
@@ -578,18 +732,33 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         "reproduce {}: {} models ({} preset, {} epochs)",
         args.suite.name(),
         plans.len(),
-        format!("{:?}", args.preset).to_lowercase(),
-        args.epochs
+        args.preset().name().to_string(),
+        args.epochs()
     );
     let mut runs = Vec::with_capacity(plans.len());
     for (index, plan) in plans.iter().enumerate() {
         let file = format!("{}.json", plan.name);
         let path = suite_dir.join(&file);
         let command = format!("cargo xtask train {}", plan.train_args.join(" "));
-        if !(args.resume && path.is_file()) {
+        // Under --resume a finished model is kept, unless its results file predates the brain
+        // protocol (then it is evaluated again); an unfinished one continues from its last
+        // checkpoint.
+        let finished = args.resume
+            && path.is_file()
+            && (plan.dataset != "brain" || read_results(&path)?.brain.is_some());
+        if !finished {
             eprintln!("[{}/{}] {}", index + 1, plans.len(), plan.name);
-            train::run(parse_train(&plan.train_args)?)
-                .with_context(|| format!("training {}", plan.name))?;
+            let run_dir = crate::run::RunDir::new(&args.runs_dir, &plan.name);
+            let mut train_args = plan.train_args.clone();
+            let progress = run_dir.read_progress().ok();
+            if args.resume && progress.is_some() {
+                train_args.push("--resume".into());
+            }
+            let trained = progress.is_some_and(|p| p.epoch >= args.epochs());
+            if !(args.resume && trained) {
+                train::run(parse_train(&train_args)?)
+                    .with_context(|| format!("training {}", plan.name))?;
+            }
             eval::run(EvalArgs {
                 run: Some(plan.name.clone()),
                 model: None,
@@ -603,6 +772,7 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
             .with_context(|| format!("evaluating {}", plan.name))?;
         }
         let results = read_results(&path)?;
+        let (figures, case_figures) = brain_figures(&results);
         let validation = results.synthetic.as_ref();
         if args.suite == Suite::Tuning && validation.is_none() {
             bail!(
@@ -631,6 +801,8 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
             epochs: results.epochs,
             train_wall_seconds: results.train_wall_seconds,
             train_device: results.train_device.clone(),
+            brain: figures,
+            brain_cases: case_figures,
         });
         // The summary after every run: an interrupted suite keeps what it finished.
         write_summary(&args, &suite_dir, &runs, started.elapsed().as_secs_f64())?;
@@ -694,8 +866,8 @@ fn write_summary(
     let mean = |f: fn(&Group) -> f64| {
         Spread::of(&groups.iter().map(f).collect::<Vec<_>>()).map(|s| s.mean)
     };
-    let reduced = args.preset != Preset::Paper
-        || args.epochs < 15
+    let reduced = args.preset() != Preset::Paper
+        || args.epochs() < lran::config::PAPER_EPOCHS
         || args.max_train_images.is_some()
         || args.sample;
     let mut devices: Vec<String> = runs.iter().map(|r| r.train_device.clone()).collect();
@@ -706,8 +878,8 @@ fn write_summary(
         commit: commit(),
         created_unix: now_unix(),
         command: command_line(),
-        preset: format!("{:?}", args.preset).to_lowercase(),
-        epochs: args.epochs,
+        preset: args.preset().name().to_string(),
+        epochs: args.epochs(),
         seeds: args.seeds.clone(),
         max_train_images: args.max_train_images,
         train_options: args.train_options.clone(),
@@ -734,8 +906,30 @@ fn write_summary(
             Vec::new()
         },
         selection,
+        brain: brain_spreads(runs),
+        brain_cases: case_spreads(runs),
     };
     write_json(&suite_dir.join("summary.json"), &summary)
+}
+
+impl ReproduceArgs {
+    /// Trains brain models (the brain suite, its tuning grid, the brain ablation).
+    fn on_brain(&self) -> bool {
+        matches!(self.suite, Suite::Brain | Suite::Tuning)
+            || (self.suite == Suite::Ablation && self.ablation_dataset == AblationDataset::Brain)
+    }
+
+    pub fn preset(&self) -> Preset {
+        self.preset.unwrap_or(if self.on_brain() {
+            Preset::Brain
+        } else {
+            Preset::Paper
+        })
+    }
+
+    pub fn epochs(&self) -> u64 {
+        self.epochs.unwrap_or(self.preset().default_epochs())
+    }
 }
 
 fn ablation_dataset(args: &ReproduceArgs) -> Option<AblationDataset> {

@@ -116,6 +116,25 @@ impl RunDir {
         Ok(())
     }
 
+    /// Every epoch's line of `metrics.jsonl`, in order (a resumed run's repeated epochs: the last).
+    pub fn read_metrics(&self) -> Result<Vec<EpochMetrics>> {
+        let path = self.metrics_path();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut epochs: Vec<EpochMetrics> = Vec::new();
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let metrics: EpochMetrics = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}", path.display(), n + 1))?;
+            epochs.retain(|e| e.epoch < metrics.epoch);
+            epochs.push(metrics);
+        }
+        Ok(epochs)
+    }
+
     /// Writes the last checkpoint atomically enough for `--resume`: files first, progress last.
     pub fn save_last(&self, state: &TrainerState, progress: &Progress) -> Result<()> {
         let dir = self.last();

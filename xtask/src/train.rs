@@ -24,6 +24,36 @@ pub enum Preset {
     Tiny,
     /// GANomaly's MNIST network: 32×32, latent 100, base width 64.
     Paper,
+    /// The brain experiment's CPU network: 64×64, latent 100, base width 16 (about an hour of
+    /// training on two cores; --dataset brain's default).
+    Brain,
+}
+
+impl Preset {
+    /// The network a dataset trains by default: the brain's CPU network, else the paper's.
+    pub fn default_for(dataset: Dataset) -> Self {
+        if dataset == Dataset::Brain {
+            Preset::Brain
+        } else {
+            Preset::Paper
+        }
+    }
+
+    /// The passes over the training images a preset trains by default.
+    pub fn default_epochs(self) -> u64 {
+        match self {
+            Preset::Brain => lran::config::BRAIN_EPOCHS,
+            Preset::Tiny | Preset::Paper => lran::config::PAPER_EPOCHS,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Tiny => "tiny",
+            Preset::Paper => "paper",
+            Preset::Brain => "brain",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,12 +119,17 @@ pub struct TrainArgs {
     /// Brain: the volume to read from 4D files (0-based).
     #[arg(long)]
     pub volume: Option<usize>,
+    /// Brain, shared data: train on its three templates (MNI152, Colin27, ITK's head) beside the
+    /// IXI subjects.
+    #[arg(long)]
+    pub with_templates: bool,
     /// Brain: do not paint synthetic lesions into the validation slices for the synthetic check.
     #[arg(long)]
     pub no_synthetic_lesions: bool,
-    /// Network size; the flags below override its parts.
-    #[arg(long, value_enum, default_value_t = Preset::Paper)]
-    pub preset: Preset,
+    /// Network size; the flags below override its parts (default: brain for --dataset brain,
+    /// else paper).
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
     /// Image side in pixels (32, 64 or 128; brain defaults to 64).
     #[arg(long)]
     pub image_size: Option<usize>,
@@ -104,9 +139,9 @@ pub struct TrainArgs {
     /// Channels of the first encoder layer (doubled at each halving).
     #[arg(long)]
     pub base_width: Option<usize>,
-    /// Passes over the training images.
-    #[arg(long, default_value_t = 15)]
-    pub epochs: u64,
+    /// Passes over the training images (default: the preset's, 80 for brain, else 15).
+    #[arg(long)]
+    pub epochs: Option<u64>,
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     /// Adam learning rate (GANomaly's 2e-4; the paper states 2e-3).
@@ -139,9 +174,10 @@ pub struct TrainArgs {
     /// Seed for weights, the validation split and batch order.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Fraction of the normal training images held out as healthy validation data.
-    #[arg(long, default_value_t = 0.1)]
-    pub validation_fraction: f64,
+    /// Fraction of the normal training images held out as healthy validation data (brain: of
+    /// the healthy subjects, 0.15 = 6 of the 41 shared IXI adults; else 0.1).
+    #[arg(long)]
+    pub validation_fraction: Option<f64>,
     /// Percentile of healthy validation scores used as the decision threshold.
     #[arg(long, default_value_t = 95.0)]
     pub threshold_percentile: f64,
@@ -177,6 +213,14 @@ pub enum AugmentArg {
 }
 
 impl TrainArgs {
+    pub fn preset(&self) -> Preset {
+        self.preset.unwrap_or(Preset::default_for(self.dataset))
+    }
+
+    pub fn epochs(&self) -> u64 {
+        self.epochs.unwrap_or(self.preset().default_epochs())
+    }
+
     fn channels(&self) -> usize {
         match self.dataset {
             Dataset::Cifar10 => 3,
@@ -186,9 +230,10 @@ impl TrainArgs {
     }
 
     fn model_config(&self) -> ModelConfig {
-        let base = match self.preset {
+        let base = match self.preset() {
             Preset::Tiny => ModelConfig::tiny(self.channels()),
             Preset::Paper => ModelConfig::paper(self.channels()),
+            Preset::Brain => ModelConfig::brain(self.channels()),
         };
         let default_size = if self.dataset == Dataset::Brain {
             64
@@ -226,7 +271,7 @@ impl TrainArgs {
 
     fn run_name(&self) -> String {
         self.run_name.clone().unwrap_or_else(|| {
-            let preset = format!("{:?}", self.preset).to_lowercase();
+            let preset = self.preset().name();
             match self.dataset {
                 Dataset::Brain => {
                     let modalities: Vec<&str> = self.modalities.iter().map(|m| m.name()).collect();
@@ -274,6 +319,7 @@ impl TrainArgs {
             },
             volume: self.volume,
             synthetic_lesions: !self.no_synthetic_lesions,
+            with_templates: self.with_templates,
         });
         if let Some(brain) = &brain {
             brain.slices.validate()?;
@@ -289,7 +335,13 @@ impl TrainArgs {
                 ProtocolArg::OneClass => Protocol::OneClass,
                 ProtocolArg::LeaveOneOut => Protocol::LeaveOneOut,
             },
-            validation_fraction: self.validation_fraction,
+            validation_fraction: self.validation_fraction.unwrap_or(
+                if self.dataset == Dataset::Brain {
+                    crate::data::brain::VALIDATION_FRACTION
+                } else {
+                    lran::data::VALIDATION_FRACTION
+                },
+            ),
             test_fraction: self.test_fraction,
             seed: self.seed,
             brain,
@@ -327,7 +379,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             args.normal_class
         );
     }
-    if args.epochs == 0 {
+    let epochs = args.epochs();
+    if epochs == 0 {
         bail!("--epochs must be at least 1");
     }
     let model = args.model_config();
@@ -396,7 +449,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         data_files: data.files.clone(),
         cases: data.cases.clone(),
         train: config.clone(),
-        epochs: args.epochs,
+        epochs,
         device: selected.description.clone(),
         commit: commit(),
         command: command_line(),
@@ -423,14 +476,14 @@ pub fn run(args: TrainArgs) -> Result<()> {
         selected.description
     );
     let steps_per_epoch = (split.train.len() / config.batch_size) as u64;
-    for epoch in progress.epoch + 1..=args.epochs {
+    for epoch in progress.epoch + 1..=epochs {
         let bar = ProgressBar::new(steps_per_epoch);
         bar.set_style(
             ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("{epoch}/{}", args.epochs));
+        bar.set_prefix(format!("{epoch}/{epochs}"));
         let started = Instant::now();
         let losses = trainer.train_epoch(&split.train, epoch, |l| {
             bar.set_message(format!(

@@ -104,7 +104,6 @@ fn serve(site: &Path) -> (Server, String) {
     (server, url)
 }
 
-
 /// A PNG whose header claims `side × side` pixels, with no pixel data behind it.
 fn png_header_claiming(side: u32) -> Vec<u8> {
     let mut png = Vec::new();

@@ -672,6 +672,8 @@ fn the_shared_data_inspects_and_trains() {
         "--run-name",
         "shared-brain",
         "--no-test-auc",
+        "--max-train-images",
+        "64",
     ];
     let output = succeeds(&train, &dir);
     assert!(output.contains("brain:shared:t1"), "{output}");
@@ -679,15 +681,62 @@ fn the_shared_data_inspects_and_trains() {
         &std::fs::read_to_string(dir.join("runs/shared-brain/run.json")).unwrap(),
     )
     .unwrap();
-    let test = info["cases"]
-        .as_array()
-        .unwrap()
+    // The default experiment: IXI subjects split by subject (35 train, 6 validation), every
+    // segmented tumour case tested, the templates left out.
+    let cases = info["cases"].as_array().unwrap();
+    let role = |r: &str| -> Vec<&str> {
+        cases
+            .iter()
+            .filter(|c| c["role"] == r)
+            .map(|c| c["name"].as_str().unwrap())
+            .collect()
+    };
+    let (train_cases, validation, test) = (role("train"), role("validation"), role("test"));
+    assert_eq!((train_cases.len(), validation.len()), (35, 6), "{cases:?}");
+    assert!(
+        train_cases
+            .iter()
+            .chain(&validation)
+            .all(|c| c.starts_with("IXI")),
+        "{cases:?}"
+    );
+    assert!(validation.iter().all(|v| !train_cases.contains(v)));
+    assert_eq!(test.len(), 11, "{test:?}");
+    assert_eq!(
+        test.iter().filter(|c| c.starts_with("Brats18_")).count(),
+        10
+    );
+    let tcga = cases.iter().find(|c| c["name"] == "TCGA-DU-7294").unwrap();
+    assert!(tcga["tumour"].as_u64().unwrap() >= 35, "{tcga}");
+    for template in ["mni152-2009a", "colin27", "itk-t1"] {
+        assert!(!cases.iter().any(|c| c["name"] == template), "{template}");
+    }
+    // --with-templates trains on them too, never validates on them.
+    let mut with_templates: Vec<&str> = train
         .iter()
-        .find(|c| c["role"] == "test")
-        .unwrap()
-        .clone();
-    assert_eq!(test["name"], "TCGA-DU-7294");
-    assert!(test["tumour"].as_u64().unwrap() >= 35, "{test}");
+        .map(|&a| {
+            if a == "shared-brain" {
+                "shared-templates"
+            } else {
+                a
+            }
+        })
+        .collect();
+    with_templates.push("--with-templates");
+    succeeds(&with_templates, &dir);
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs/shared-templates/run.json")).unwrap(),
+    )
+    .unwrap();
+    for template in ["mni152-2009a", "colin27", "itk-t1"] {
+        let case = info["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == template)
+            .unwrap_or_else(|| panic!("{template} not trained on"));
+        assert_eq!(case["role"], "train");
+    }
 
     if let Some(fashion) = shared("fashion-mnist") {
         let args = [
@@ -718,4 +767,90 @@ fn the_shared_data_inspects_and_trains() {
             "{output}"
         );
     }
+}
+
+/// BraTS 2018 cases as the shared data holds them: `_t1`, `_flair` and `_seg` only. They are
+/// detected as BraTS cases, tested on with the modalities they have, and a modality they lack
+/// is refused by name.
+#[test]
+fn brats_cases_with_only_some_modalities_are_detected_and_tested() {
+    let dir = scratch("data", "brats-partial");
+    write_hcp(&dir.join("hcp"), 3);
+    for (n, tumour) in TUMOURS.iter().enumerate() {
+        let (image, seg) = phantom(20 + n as u32, Some(*tumour));
+        let case = format!("Brats18_TEST_{n}_1");
+        for suffix in ["t1", "flair"] {
+            write_nii_gz(
+                &dir.join(format!("brats/{case}/{case}_{suffix}.nii.gz")),
+                &lps(16),
+                &image,
+            );
+        }
+        write_nii_gz(
+            &dir.join(format!("brats/{case}/{case}_seg.nii.gz")),
+            &lps(2),
+            &seg,
+        );
+    }
+    let output = succeeds(&["data", "inspect", "brats", "--out", "sheet.png"], &dir);
+    assert!(output.contains("BraTS 2019"), "{output}");
+    assert!(
+        output.contains("case Brats18_TEST_0_1: t1=Brats18_TEST_0_1_t1.nii.gz flair=Brats18_TEST_0_1_flair.nii.gz"),
+        "{output}"
+    );
+    let train = |modalities: &str, run: &str| {
+        xtask(
+            &[
+                "train",
+                "--dataset",
+                "brain",
+                "--data-dir",
+                "hcp",
+                "--test-dir",
+                "brats",
+                "--modalities",
+                modalities,
+                "--preset",
+                "tiny",
+                "--image-size",
+                "32",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "16",
+                "--backend",
+                "cpu",
+                "--run-name",
+                run,
+            ],
+            &dir,
+        )
+    };
+    let output = train("t1", "partial-t1");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let info: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("runs/partial-t1/run.json")).unwrap(),
+    )
+    .unwrap();
+    let tested: Vec<&str> = info["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["role"] == "test")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tested, ["Brats18_TEST_0_1", "Brats18_TEST_1_1"]);
+    // The HCP phantoms have no FLAIR; the BraTS cases no T2.
+    let output = train("t2", "partial-t2");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Brats18_TEST_0_1 has no t2 scan (it has: t1, flair)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -232,19 +232,21 @@ fn reproduce_refuses_what_it_cannot_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `reproduce` on the brain phantoms in `dir` (hcp/, brats/): one seed, one epoch, the tiny
+/// `reproduce` on the brain phantoms in `dir` (hcp/, brats/): one seed (unless `suite_args`
+/// name them), one epoch, the tiny
 /// network at 32 px unless `train_options` says otherwise; `suite_args` name the suite.
 fn brain_reproduce(dir: &Path, suite_args: &[&str], train_options: &str) -> String {
     let (results, runs) = (dir.join("results"), dir.join("runs"));
     let mut args = vec!["reproduce"];
     args.extend(suite_args);
+    if !suite_args.contains(&"--seeds") {
+        args.extend(["--seeds", "0"]);
+    }
     args.extend([
         "--data-dir",
         "hcp",
         "--test-dir",
         "brats",
-        "--seeds",
-        "0",
         "--preset",
         "tiny",
         "--epochs",
@@ -389,6 +391,94 @@ fn tuning_selects_the_best_validation_score_of_every_grid_point() {
             "{grid}: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The brain suite writes the whole protocol: its summary's figures are the means of the runs'
+/// results files, each run's figures are its eval file's numbers, a second `--resume` keeps
+/// the finished model, and the report shows the baselines and the height-matched AUROC.
+#[test]
+fn the_brain_suite_summarises_the_protocol_of_its_results_files() {
+    let dir = scratch("reproduce", "brain-protocol");
+    write_hcp(&dir.join("hcp"), 4);
+    write_brats2019(&dir.join("brats"));
+    let results = dir.join("results");
+    brain_reproduce(
+        &dir,
+        &["--suite", "brain", "--seeds", "0,1"],
+        "--image-size 32 --batch-size 16",
+    );
+    let summary = json(&results.join("brain/summary.json"));
+    let runs = summary["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let mut pooled = Vec::new();
+    for run in runs {
+        let eval = json(&results.join("brain").join(run["file"].as_str().unwrap()));
+        let protocol = &eval["brain"]["protocol"];
+        let latent = protocol["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["score"] == "latent")
+            .unwrap();
+        assert_eq!(run["brain"]["latent.auroc"], latent["pooled"]["auroc"]);
+        assert_eq!(
+            run["brain"]["latent.height_matched_auroc"],
+            latent["height_matched"]["auroc"]
+        );
+        // Every baseline is there, and the best one is the largest of their either-direction AUROCs.
+        let either: Vec<f64> = ["brain-area", "centrality", "mean-intensity"]
+            .iter()
+            .map(|b| {
+                run["brain"][format!("{b}.either_direction_auroc")]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        assert!(either.iter().all(|a| (0.5..=1.0).contains(a)), "{either:?}");
+        assert_eq!(
+            run["brain"]["best_baseline_auroc"].as_f64().unwrap(),
+            either.iter().cloned().fold(0.0, f64::max)
+        );
+        assert!(
+            eval["brain"]["reconstruction"]["psnr_db_mean"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+        assert!(eval["steps"].as_u64().unwrap() > 0);
+        pooled.push(latent["pooled"]["auroc"].as_f64().unwrap());
+    }
+    let mean = summary["brain"]["latent.auroc"]["mean"].as_f64().unwrap();
+    assert!(
+        (mean - (pooled[0] + pooled[1]) / 2.0).abs() < 1e-12,
+        "{mean} vs {pooled:?}"
+    );
+    assert_eq!(summary["brain"]["latent.auroc"]["n"], 2);
+    assert!(!summary["brain_cases"].as_array().unwrap().is_empty());
+
+    // --resume keeps finished models: their results files are not rewritten.
+    let file = results
+        .join("brain")
+        .join(runs[0]["file"].as_str().unwrap());
+    let before = std::fs::read_to_string(&file).unwrap();
+    brain_reproduce(
+        &dir,
+        &["--suite", "brain", "--seeds", "0,1", "--resume"],
+        "--image-size 32 --batch-size 16",
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
+    let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
+    for expected in [
+        "height-matched AUROC",
+        "baseline: brain area",
+        "baseline: closeness to the middle slice",
+        "healthy validation slices",
+        "PSNR inside the brain",
+    ] {
+        assert!(report.contains(expected), "{expected}: {report}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

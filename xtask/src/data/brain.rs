@@ -23,6 +23,7 @@ use lran::data::lesion::{LesionConfig, insert_lesion};
 use lran::data::nifti::{VolumeChoice, read_nifti};
 use lran::data::volume::Volume;
 use lran::data::{ImageSet, Split};
+use lran::protocol::SliceFacts;
 use lran::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -74,7 +75,9 @@ impl Layout {
             Layout::Plain => {
                 "a plain folder of NIfTI volumes (<name>.nii.gz, optional <name>_mask, <name>_seg)"
             }
-            Layout::Shared => "lran's shared brain data (healthy templates + tumour cases)",
+            Layout::Shared => {
+                "lran's shared brain data (healthy IXI adults + tumour cases; templates on request)"
+            }
         }
     }
 }
@@ -97,6 +100,8 @@ pub struct BrainSource {
     pub unlabelled: Vec<CaseFiles>,
     /// Cases with a tumour segmentation.
     pub labelled: Vec<CaseFiles>,
+    /// Healthy templates, trained on only when asked (the shared data's; empty elsewhere).
+    pub templates: Vec<CaseFiles>,
 }
 
 /// `<dir>/<stem>.nii.gz` or `<dir>/<stem>.nii`.
@@ -257,13 +262,22 @@ fn plain_cases(dir: &Path) -> Result<Vec<CaseFiles>> {
     Ok(cases)
 }
 
-/// lran's shared brain data, file by file: which scan is the brain and which file masks it.
+/// lran's shared brain data: the healthy IXI adults to train and validate on; every tumour case
+/// with a segmentation to test on (the BraTS 2018 cases and TCGA-DU-7294); and, apart, the
+/// templates (two population averages and one low-resolution head), which training uses only
+/// when asked (`--with-templates`): averages teach an unreal smoothness of health.
 fn shared_cases(root: &Path) -> Option<BrainSource> {
     let healthy = root.join("healthy");
     let tumour = root.join("tumour");
-    if !healthy.join("mni152-2009a").is_dir() || !tumour.join("TCGA-DU-7294").is_dir() {
+    let ixi = healthy.join("ixi");
+    if !ixi.is_dir() || !tumour.join("TCGA-DU-7294").is_dir() {
         return None;
     }
+    let unlabelled: Vec<CaseFiles> = subfolders(&ixi)
+        .ok()?
+        .iter()
+        .filter_map(|d| ixi_subject(d))
+        .collect();
     let case = |name: &str, t1: PathBuf, mask: Option<PathBuf>| CaseFiles {
         name: name.to_string(),
         modalities: BTreeMap::from([(Modality::T1, t1)]),
@@ -275,24 +289,35 @@ fn shared_cases(root: &Path) -> Option<BrainSource> {
         mask,
         segmentation: None,
     };
-    let unlabelled = vec![
+    let templates: Vec<CaseFiles> = [
         // The 2009a template as nilearn ships it: already brain-extracted (zero outside).
-        case(
+        (
             "mni152-2009a",
-            healthy.join("mni152-2009a/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"),
+            "mni152-2009a/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",
             None,
         ),
         // Colin27's brain-extracted scan (ch2.nii.gz keeps the skull).
-        case("colin27", healthy.join("colin27/ch2bet.nii.gz"), None),
+        ("colin27", "colin27/ch2bet.nii.gz", None),
         // A real head with skull; its skull-strip mask ships beside it.
-        case(
+        (
             "itk-t1",
-            healthy.join("itk-t1/KmeansTest_T1UCharRaw.nii.gz"),
-            Some(healthy.join("itk-t1/KmeansTest_T1RawSkullStrip.nii.gz")),
+            "itk-t1/KmeansTest_T1UCharRaw.nii.gz",
+            Some("itk-t1/KmeansTest_T1RawSkullStrip.nii.gz"),
         ),
-    ];
+    ]
+    .into_iter()
+    .filter(|(_, t1, _)| healthy.join(t1).is_file())
+    .map(|(name, t1, mask)| case(name, healthy.join(t1), mask.map(|m| healthy.join(m))))
+    .collect();
+    let mut labelled: Vec<CaseFiles> = subfolders(&tumour.join("brats2018"))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| brats_case(d))
+        .map(|(_, case)| case)
+        .filter(|case| case.segmentation.is_some())
+        .collect();
     let tcga = tumour.join("TCGA-DU-7294");
-    let labelled = vec![CaseFiles {
+    labelled.push(CaseFiles {
         name: "TCGA-DU-7294".into(),
         modalities: BTreeMap::from([
             (Modality::T1, tcga.join("t1.nii.gz")),
@@ -303,11 +328,12 @@ fn shared_cases(root: &Path) -> Option<BrainSource> {
         mask: None,
         segmentation: Some(tcga.join("seg.nii.gz")),
         mask_rule: MaskRule::NonZero,
-    }];
+    });
     Some(BrainSource {
         layout: Layout::Shared,
         unlabelled,
         labelled,
+        templates,
     })
 }
 
@@ -373,6 +399,7 @@ pub fn detect(dir: &Path) -> Result<BrainSource> {
         layout,
         unlabelled,
         labelled,
+        templates: Vec::new(),
     })
 }
 
@@ -450,6 +477,10 @@ pub fn summarise(case: &BrainCase, sliced: &SlicedCase, role: &str) -> CaseSumma
     }
 }
 
+/// Share of the healthy subjects held out for validation: 6 of the 41 shared IXI adults, enough
+/// subjects for the threshold and the selection to see between-subject variation.
+pub const VALIDATION_FRACTION: f64 = 0.15;
+
 /// How a brain dataset is read and split; stored with the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BrainOptions {
@@ -465,10 +496,14 @@ pub struct BrainOptions {
     pub volume: Option<usize>,
     /// Paint synthetic lesions into copies of the validation slices (reported apart, as synthetic).
     pub synthetic_lesions: bool,
+    /// Train on the shared data's templates too (never validated on: they are not subjects).
+    #[serde(default)]
+    pub with_templates: bool,
 }
 
 pub struct LoadedBrain {
     pub split: Split,
+    pub slices: BrainSlices,
     pub files: Vec<(String, String)>,
     pub cases: Vec<CaseSummary>,
     pub layouts: Vec<Layout>,
@@ -491,6 +526,15 @@ fn slice_files(
         );
     }
     Ok((case, sliced))
+}
+
+/// What the evaluation protocol knows of the validation and test slices, in their sets' order,
+/// and the validation slices' brain masks at model resolution (for reconstruction quality).
+#[derive(Debug, Clone, Default)]
+pub struct BrainSlices {
+    pub validation: Vec<SliceFacts>,
+    pub validation_brains: Vec<Vec<bool>>,
+    pub test: Vec<SliceFacts>,
 }
 
 /// Healthy subjects split by subject into training and validation; test slices from the
@@ -532,7 +576,17 @@ pub fn load_split(
     SplitMix64::new(seed).shuffle(&mut healthy);
     let validation_count =
         ((healthy.len() as f64 * validation_fraction).round() as usize).clamp(1, healthy.len() - 1);
-    let (validation_files, train_files) = healthy.split_at(validation_count);
+    let (validation_files, subjects) = healthy.split_at(validation_count);
+    let mut train_files = subjects.to_vec();
+    if options.with_templates {
+        if healthy_source.templates.is_empty() {
+            bail!(
+                "--with-templates: {} holds no templates (only lran's shared data has them)",
+                options.healthy_dir.display()
+            );
+        }
+        train_files.extend(healthy_source.templates.iter().cloned());
+    }
 
     let channels = options.modalities.len();
     let size = options.slices.image_size;
@@ -544,7 +598,11 @@ pub fn load_split(
     let mut files = Vec::new();
     let mut cases = Vec::new();
     let mut validation_brains = Vec::new();
-    for (group, role) in [(train_files, "train"), (validation_files, "validation")] {
+    let mut validation_facts = Vec::new();
+    for (group, role) in [
+        (&train_files[..], "train"),
+        (validation_files, "validation"),
+    ] {
         for case_files in group {
             let (case, sliced) = slice_files(case_files, options, &mut files)?;
             for slice in &sliced.slices {
@@ -561,6 +619,7 @@ pub fn load_split(
                 );
                 if role == "validation" {
                     validation_brains.push(slice.brain.clone());
+                    validation_facts.push(SliceFacts::of(&case.name, slice));
                 }
             }
             cases.push(summarise(&case, &sliced, role));
@@ -603,6 +662,11 @@ pub fn load_split(
             synthetic,
             excluded: test.excluded,
         },
+        slices: BrainSlices {
+            validation: validation_facts,
+            validation_brains,
+            test: test.facts,
+        },
         files,
         cases,
         layouts,
@@ -617,6 +681,8 @@ pub struct LabelledTestSet {
     pub excluded: usize,
     /// Per case: its name and the range of its slices in `images`.
     pub case_ranges: Vec<(String, std::ops::Range<usize>)>,
+    /// Per image: what the evaluation protocol knows of its slice.
+    pub facts: Vec<SliceFacts>,
 }
 
 /// Cuts every labelled case of `source` as `options` say (the slice settings, modalities and
@@ -634,6 +700,7 @@ pub fn labelled_test_set(
     };
     let mut excluded = 0;
     let mut case_ranges = Vec::new();
+    let mut facts = Vec::new();
     for case_files in &source.labelled {
         let (case, sliced) = slice_files(case_files, options, files)?;
         let first = images.len();
@@ -652,6 +719,7 @@ pub fn labelled_test_set(
                 anomalous as u8,
                 format!("{}:z{}", case.name, slice.index),
             );
+            facts.push(SliceFacts::of(&case.name, slice));
         }
         case_ranges.push((case.name.clone(), first..images.len()));
         cases.push(summarise(&case, &sliced, "test"));
@@ -660,6 +728,7 @@ pub fn labelled_test_set(
         images,
         excluded,
         case_ranges,
+        facts,
     })
 }
 

@@ -75,6 +75,8 @@ pub struct LoadedData {
     pub files: Vec<(String, String)>,
     /// Brain datasets: per-case summaries.
     pub cases: Vec<CaseSummary>,
+    /// Brain datasets: what the evaluation protocol knows of each validation and test slice.
+    pub brain_slices: Option<brain::BrainSlices>,
 }
 
 /// `../shared/data/<name>` beside the checkout, where lran's own data lives (CI has it; a user's
@@ -103,6 +105,7 @@ pub fn load(spec: &DatasetSpec, config: &ModelConfig) -> Result<LoadedData> {
             split,
             files: loaded.files,
             cases: Vec::new(),
+            brain_slices: None,
         })
     };
     match spec.dataset {
@@ -128,6 +131,7 @@ pub fn load(spec: &DatasetSpec, config: &ModelConfig) -> Result<LoadedData> {
                 split: loaded.split,
                 files: loaded.files,
                 cases: Vec::new(),
+                brain_slices: None,
             })
         }
         Dataset::Brain => {
@@ -164,6 +168,7 @@ pub fn load(spec: &DatasetSpec, config: &ModelConfig) -> Result<LoadedData> {
                 split: loaded.split,
                 files: loaded.files,
                 cases: loaded.cases,
+                brain_slices: Some(loaded.slices),
             })
         }
     }
