@@ -3,7 +3,7 @@
 //! halves), so a file scores the same in the browser and from the shell.
 
 use crate::ModelConfig;
-use crate::data::brain::{SlicedCase, slice_upload};
+use crate::data::brain::{SlicedCase, slice_image, slice_upload};
 use crate::error::{LranError, Result};
 use crate::export::ModelCard;
 use crate::preprocess::{decode_image, image_to_input};
@@ -11,8 +11,8 @@ use crate::preprocess::{decode_image, image_to_input};
 /// An upload, read and preprocessed for one model.
 #[derive(Debug, Clone)]
 pub enum Upload {
-    /// One image: `channels × size × size` in [−1, 1].
-    Image(Vec<f32>),
+    /// One image.
+    Image(PreparedImage),
     /// A volume cut into the model's axial slices (only brain models take volumes).
     Volume(SlicedCase),
 }
@@ -23,14 +23,65 @@ pub fn is_volume_name(name: &str) -> bool {
     lower.ends_with(".nii") || lower.ends_with(".nii.gz")
 }
 
+/// One image as the model takes it.
+#[derive(Debug, Clone)]
+pub struct PreparedImage {
+    /// `channels × size × size` in [−1, 1].
+    pub input: Vec<f32>,
+    /// Why the image may not be what the model was trained on (brain models: not a
+    /// skull-stripped axial slice); empty when it looks like one. A score with warnings is not
+    /// a confident verdict.
+    pub warnings: Vec<String>,
+}
+
 /// Reads `bytes` (named `name`) as the model described by `card` takes them: a volume when the
 /// name says NIfTI, else an image.
 pub fn read_upload(name: &str, bytes: &[u8], card: &ModelCard) -> Result<Upload> {
     if is_volume_name(name) {
         volume_slices(name, bytes, card).map(Upload::Volume)
     } else {
-        image_input(name, bytes, &card.model).map(Upload::Image)
+        upload_image(name, bytes, card).map(Upload::Image)
     }
+}
+
+/// PNG or JPEG bytes → the input of the model `card` describes: a brain model's image goes
+/// through the slice pipeline ([`slice_image`]: brain told from background, normalised inside
+/// it, cropped to it, resized), as its training slices did; any other model's is resized whole.
+pub fn upload_image(name: &str, bytes: &[u8], card: &ModelCard) -> Result<PreparedImage> {
+    let Some(brain) = &card.brain_input else {
+        return Ok(PreparedImage {
+            input: image_input(name, bytes, &card.model)?,
+            warnings: Vec::new(),
+        });
+    };
+    if card.model.channels != 1 {
+        return Err(LranError::data(
+            name,
+            format!(
+                "this model takes {} contrasts as channels ({}); one image holds one (drop a NIfTI volume of each, or use a one-contrast model)",
+                card.model.channels,
+                brain.modalities.join(", ")
+            ),
+        ));
+    }
+    let image = decode_image(name, bytes)?;
+    // Colour is refused as for any one-channel model.
+    image_to_input(&image, &card.model).map_err(|e| match e {
+        LranError::Data { problem, .. } => LranError::data(name, problem),
+        other => other,
+    })?;
+    let gray = image.to_luma8();
+    let slice = slice_image(
+        name,
+        gray.as_raw(),
+        gray.width() as usize,
+        gray.height() as usize,
+        &brain.slices,
+    )?;
+    Ok(PreparedImage {
+        input: slice.input,
+        warnings: slice.warnings,
+    })
 }
 
 /// PNG or JPEG bytes → model input (decoded with size limits; colour refused by one-channel

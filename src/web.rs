@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
 use crate::data::brain::SlicedCase;
 use crate::export::{ImageReport, ModelCard, ScoringModel};
-use crate::upload::{image_input, volume_slices};
+use crate::upload::{upload_image, volume_slices};
 
 unsafe extern "C" {
     /// wasm-ld's synthetic function running the static constructors (cubecl registers its IR
@@ -118,9 +118,13 @@ impl Scorer {
     /// healthy validation images, verdict, the model's input, reconstruction and residual map,
     /// z, ẑ and z's place in the latent explorer; the input and reconstruction also as RGBA.
     pub async fn score_image(&self, name: String, bytes: Vec<u8>) -> Result<JsValue, JsError> {
-        let input = image_input(&name, &bytes, self.model.config()).map_err(js_error)?;
-        let report = self.model.report_async(&input).await.map_err(js_error)?;
-        self.to_js(vec![report])
+        let image = upload_image(&name, &bytes, &self.model.card).map_err(js_error)?;
+        let report = self
+            .model
+            .report_async(&image.input)
+            .await
+            .map_err(js_error)?;
+        self.to_js(vec![report], &image.warnings)
     }
 
     /// Reads and slices a NIfTI volume (`.nii` or `.nii.gz` bytes) as the model's training
@@ -155,12 +159,12 @@ impl Scorer {
             .report_batch_async(&inputs)
             .await
             .map_err(js_error)?;
-        self.to_js(reports)
+        self.to_js(reports, &[])
     }
 
     /// Reports as JS objects, with the input and reconstruction rendered to RGBA here (the
     /// same gray mapping as everywhere else in lran).
-    fn to_js(&self, reports: Vec<ImageReport>) -> Result<JsValue, JsError> {
+    fn to_js(&self, reports: Vec<ImageReport>, warnings: &[String]) -> Result<JsValue, JsError> {
         let config = self.model.config();
         let rendered: Vec<RenderedReport> = reports
             .into_iter()
@@ -175,6 +179,7 @@ impl Scorer {
                     )
                     .map_err(js_error)?,
                     report,
+                    warnings: warnings.to_vec(),
                 })
             })
             .collect::<Result<_, _>>()?;
@@ -191,6 +196,8 @@ struct RenderedReport {
     input_rgba: Vec<u8>,
     #[serde(with = "serde_bytes_as_array")]
     reconstruction_rgba: Vec<u8>,
+    /// Why the input may not be what the model was trained on; the page says so in the verdict.
+    warnings: Vec<String>,
 }
 
 /// RGBA bytes cross to JS as a `Uint8Array`, not as an array of numbers.

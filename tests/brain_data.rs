@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use lran::data::brain::{
-    BrainCase, BrainInput, MaskRule, SliceConfig, SliceLabel, slice_case, slice_upload,
-    tumour_voxels_per_slice,
+    BrainCase, BrainInput, MaskRule, SliceConfig, SliceLabel, axial_picture, slice_case,
+    slice_image, slice_upload, tumour_voxels_per_slice,
 };
 use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
 use lran::data::volume::Volume;
@@ -331,4 +331,113 @@ fn an_uploaded_volume_slices_as_the_evaluator_slices_it() {
     // Cut short and empty.
     assert!(refused("cut.nii.gz", &bytes[..bytes.len() / 3], &input).contains("ends early"));
     assert!(refused("empty.nii", &[], &input).contains("empty"));
+}
+
+/// A visitor's 2D slice goes through the slice pipeline: a skull-stripped IXI or BraTS slice
+/// comes out like the volume pipeline's slice at that height, without warnings; the same IXI
+/// slice with its skull, and a picture without background, are scored with a warning.
+#[test]
+fn a_dropped_slice_image_is_prepared_as_training_slices_were() {
+    let Some(dir) = brain_data() else { return };
+    let config = SliceConfig::new(64);
+    let cases = [
+        (
+            "healthy/ixi/IXI012-HH-1211/IXI012-HH-1211_t1.nii.gz",
+            Some("healthy/ixi/IXI012-HH-1211/IXI012-HH-1211_mask.nii.gz"),
+        ),
+        (
+            "healthy/ixi/IXI132-HH-1415/IXI132-HH-1415_t1.nii.gz",
+            Some("healthy/ixi/IXI132-HH-1415/IXI132-HH-1415_mask.nii.gz"),
+        ),
+        (
+            "tumour/brats2018/Brats18_CBICA_AQN_1/Brats18_CBICA_AQN_1_t1.nii.gz",
+            None,
+        ),
+    ];
+    for (file, mask_file) in cases {
+        let volume = read(&dir, file);
+        let mask = mask_file.map(|m| read(&dir, m));
+        let case = BrainCase {
+            name: file.into(),
+            modalities: vec![volume.clone()],
+            mask: mask.clone(),
+            segmentation: None,
+        };
+        let rule = if mask.is_some() {
+            MaskRule::Given
+        } else {
+            MaskRule::NonZero
+        };
+        let sliced = slice_case(&case, rule, &config).unwrap();
+        for height in [0.4, 0.5, 0.6] {
+            let reference = sliced
+                .slices
+                .iter()
+                .min_by(|a, b| {
+                    (a.relative_height - height)
+                        .abs()
+                        .total_cmp(&(b.relative_height - height).abs())
+                })
+                .unwrap();
+            let (pixels, width, rows) = axial_picture(&volume, mask.as_ref(), reference.index);
+            let prepared = slice_image(file, &pixels, width, rows, &config).unwrap();
+            assert!(
+                prepared.warnings.is_empty(),
+                "{file} z{}: {:?}",
+                reference.index,
+                prepared.warnings
+            );
+            assert_eq!(prepared.input.len(), 64 * 64);
+            let r = correlation(&prepared.input, &reference.input);
+            // A single slice is framed by its own brain, a volume's by its whole brain's box:
+            // lower slices come out a little larger than in training.
+            assert!(
+                r > 0.7,
+                "{file} z{}: correlation {r:.3} with the volume pipeline's slice",
+                reference.index
+            );
+            // The brain fills the frame as in training: its mask at model resolution agrees.
+            let agree = prepared
+                .brain
+                .iter()
+                .zip(&reference.brain)
+                .filter(|(a, b)| a == b)
+                .count();
+            assert!(
+                agree as f64 > 0.75 * 4096.0,
+                "{file}: masks agree on {agree} pixels"
+            );
+            if mask.is_some() {
+                // The same IXI slice with its skull and scalp.
+                let (head, width, rows) = axial_picture(&volume, None, reference.index);
+                let warned = slice_image(file, &head, width, rows, &config).unwrap();
+                assert!(
+                    warned.warnings.iter().any(|w| w.contains("skull")),
+                    "{file} z{} with skull: no warning",
+                    reference.index
+                );
+            }
+        }
+    }
+    // A picture with no background: a mid-gray field with a little texture.
+    let flat: Vec<u8> = (0..100 * 100).map(|i| 120 + (i % 7) as u8).collect();
+    let warned = slice_image("flat.png", &flat, 100, 100, &config).unwrap();
+    assert!(
+        warned.warnings.iter().any(|w| w.contains("no background")),
+        "{:?}",
+        warned.warnings
+    );
+    // Black, empty and mis-sized pictures are refused by name.
+    for (pixels, width, height, expected) in [
+        (vec![0u8; 64], 8, 8, "black"),
+        (vec![0u8; 10], 8, 8, "not a 8×8 image"),
+    ] {
+        let message = slice_image("bad.png", &pixels, width, height, &config)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("bad.png") && message.contains(expected),
+            "{message}"
+        );
+    }
 }

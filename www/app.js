@@ -434,8 +434,11 @@ function show(item, index) {
   $('healthy-percentile').textContent = `${report.healthy_percentile.toFixed(1)} %`;
   $('threshold').textContent = formatScore(report.threshold);
   const verdict = $('verdict');
-  verdict.className = `verdict ${report.anomalous ? 'anomalous' : 'normal'}`;
-  verdict.textContent = report.anomalous
+  const unsure = report.warnings && report.warnings.length > 0;
+  verdict.className = `verdict ${unsure ? 'unsure' : report.anomalous ? 'anomalous' : 'normal'}`;
+  verdict.textContent = unsure
+    ? `No confident verdict: ${report.warnings.join('; ')}. (Its latent score ${formatScore(report.latent_score)} against the threshold ${formatScore(report.threshold)} means little for such an image.)`
+    : report.anomalous
     ? `Anomalous: the latent score ${formatScore(report.latent_score)} is above the threshold ${formatScore(report.threshold)}; it is higher than ${report.healthy_percentile.toFixed(1)} % of healthy validation images.`
     : `Within the healthy range: the latent score ${formatScore(report.latent_score)} is at or below the threshold ${formatScore(report.threshold)} (higher than ${report.healthy_percentile.toFixed(1)} % of healthy validation images).`;
   $('timing').textContent = item.kind === 'volume'
@@ -447,7 +450,7 @@ function show(item, index) {
     slice: String(item.axial[index]),
     latentScore: String(report.latent_score),
     pixelScore: String(report.pixel_score),
-    verdict: report.anomalous ? 'anomalous' : 'normal',
+    verdict: unsure ? 'unsure' : report.anomalous ? 'anomalous' : 'normal',
     ms: String(item.ms),
     backend: engine.gpu ? 'webgpu' : 'cpu',
   });

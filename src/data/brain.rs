@@ -507,6 +507,304 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
     })
 }
 
+/// A 2D image a visitor drops on a brain model, prepared as training prepared its slices.
+#[derive(Debug, Clone)]
+pub struct ImageSlice {
+    /// `size × size` in [−1, 1].
+    pub input: Vec<f32>,
+    /// `size × size`: brain at model resolution.
+    pub brain: Vec<bool>,
+    /// Why the image may not be what the model was trained on (empty: it looks like one).
+    pub warnings: Vec<String>,
+}
+
+/// Background must surround at least this share of a slice image: less, and there is no
+/// background to tell the brain from.
+pub const MIN_BACKGROUND_FRACTION: f64 = 0.05;
+
+/// Largest drop of the mean intensity of a pixel layer below the brightest layer outside it, as
+/// a fraction, over the outer eighth of the picture's object: a skull-stripped slice brightens
+/// inwards (IXI's masked slices and BraTS: drops of a few percent), a head with its skull has
+/// bright scalp over dark bone (IXI's unmasked slices: drops of 40–75 %).
+pub const MAX_RIM_DIP: f64 = 0.25;
+
+/// Largest share of brain pixels saturated at +z_clip: training's skull-stripped slices hold a
+/// fraction of a percent; bright skull, fat or burnt-in text push it up.
+pub const MAX_SATURATED_FRACTION: f64 = 0.02;
+
+/// Prepares a grayscale image (`width × height`, row-major, radiological view as the page
+/// shows slices) as the slice pipeline prepares a volume's slices: the brain told from the
+/// background (pixels above 5 % of the 99th percentile, holes filled, the largest connected
+/// part), z-scored inside it and clipped as `config` says, −1 outside, cropped to its box
+/// with the margin, squared and resized with area averaging. A single slice is normalised by
+/// its own brain's statistics, a volume by its whole brain's. The warnings say when the image
+/// does not look like a skull-stripped axial slice.
+pub fn slice_image(
+    name: &str,
+    gray: &[u8],
+    width: usize,
+    height: usize,
+    config: &SliceConfig,
+) -> Result<ImageSlice> {
+    config.validate()?;
+    if width == 0 || height == 0 || gray.len() != width * height {
+        return Err(LranError::data(
+            name,
+            format!("{} pixels are not a {width}×{height} image", gray.len()),
+        ));
+    }
+    let pixels = width * height;
+    let mut sorted = gray.to_vec();
+    sorted.sort_unstable();
+    let p99 = sorted[((pixels - 1) as f64 * 0.99) as usize];
+    if p99 == 0 {
+        return Err(LranError::data(
+            name,
+            "the image is black: no brain to score",
+        ));
+    }
+    let cut = (p99 as f32 * 0.05).max(1.0);
+    // Background: dark pixels connected to the border; everything else is brain (ventricles
+    // and sulci inside it included).
+    let mut background = vec![false; pixels];
+    let mut stack: Vec<usize> = (0..width)
+        .flat_map(|x| [x, (height - 1) * width + x])
+        .chain((0..height).flat_map(|y| [y * width, y * width + width - 1]))
+        .filter(|&i| (gray[i] as f32) < cut)
+        .collect();
+    while let Some(i) = stack.pop() {
+        if background[i] {
+            continue;
+        }
+        background[i] = true;
+        let (x, y) = (i % width, i / width);
+        let mut visit = |j: usize| {
+            if !background[j] && (gray[j] as f32) < cut {
+                stack.push(j);
+            }
+        };
+        if x > 0 {
+            visit(i - 1);
+        }
+        if x + 1 < width {
+            visit(i + 1);
+        }
+        if y > 0 {
+            visit(i - width);
+        }
+        if y + 1 < height {
+            visit(i + width);
+        }
+    }
+    let brain = largest_component(
+        &background.iter().map(|b| !b).collect::<Vec<_>>(),
+        width,
+        height,
+    );
+    let brain_pixels = brain.iter().filter(|&&b| b).count();
+    if brain_pixels < 16 {
+        return Err(LranError::data(
+            name,
+            "no brain found: nothing stands out from the background",
+        ));
+    }
+    let mut warnings = Vec::new();
+    let background_fraction = background.iter().filter(|&&b| b).count() as f64 / pixels as f64;
+    if background_fraction < MIN_BACKGROUND_FRACTION {
+        warnings.push(format!(
+            "no background around the picture ({:.0} % of it is dark border): this model expects a skull-stripped axial slice on a black background",
+            100.0 * background_fraction
+        ));
+    }
+    // Skull and scalp: peel the object one pixel layer at a time over its outer eighth. A
+    // skull-stripped brain brightens inwards (cortex, then white matter); a head has bright
+    // scalp, then dark bone, then the brain.
+    let (top, left, bottom, right) = bounding_box(&brain, width, height);
+    let side = (bottom + 1 - top).max(right + 1 - left);
+    let mut layer = brain.clone();
+    let (mut brightest, mut dip) = (0.0f64, 0.0f64);
+    for _ in 0..(side / 8).max(4) {
+        let inner = erode(&layer, width, height, 1);
+        let (sum, count) = (0..pixels)
+            .filter(|&i| layer[i] && !inner[i])
+            .fold((0.0f64, 0usize), |(s, c), i| (s + gray[i] as f64, c + 1));
+        if count == 0 {
+            break;
+        }
+        let mean = sum / count as f64;
+        if brightest > 0.0 {
+            dip = dip.max((brightest - mean) / brightest);
+        }
+        brightest = brightest.max(mean);
+        layer = inner;
+    }
+    if dip > MAX_RIM_DIP {
+        warnings.push(format!(
+            "a bright ring around a dark band at the edge (the intensity drops by {:.0} % just inside the outline): skull and scalp? This model expects a skull-stripped slice",
+            100.0 * dip
+        ));
+    }
+    // z-scores inside the brain, as the volume pipeline's.
+    let (sum, sum_sq) = (0..pixels)
+        .filter(|&i| brain[i])
+        .fold((0.0f64, 0.0f64), |(s, q), i| {
+            let v = gray[i] as f64;
+            (s + v, q + v * v)
+        });
+    let mean = sum / brain_pixels as f64;
+    let std = (sum_sq / brain_pixels as f64 - mean * mean).max(0.0).sqrt();
+    if std < 1e-6 {
+        return Err(LranError::data(
+            name,
+            "the brain's intensity is constant: nothing to normalise",
+        ));
+    }
+    let scale = std * config.z_clip as f64;
+    let saturated = (0..pixels)
+        .filter(|&i| brain[i] && (gray[i] as f64 - mean) / scale >= 1.0)
+        .count() as f64
+        / brain_pixels as f64;
+    if saturated > MAX_SATURATED_FRACTION {
+        warnings.push(format!(
+            "intensities unlike training's: {:.1} % of the brain is brighter than {} standard deviations above its mean (training's slices: a fraction of a percent)",
+            100.0 * saturated,
+            config.z_clip
+        ));
+    }
+    let image: Vec<f32> = (0..pixels)
+        .map(|i| {
+            if brain[i] {
+                ((gray[i] as f64 - mean) / scale).clamp(-1.0, 1.0) as f32
+            } else {
+                -1.0
+            }
+        })
+        .collect();
+    let side = side as f32 * (1.0 + 2.0 * config.margin);
+    let crop = [
+        (top + bottom + 1) as f32 / 2.0 - side / 2.0,
+        (left + right + 1) as f32 / 2.0 - side / 2.0,
+        side,
+        side,
+    ];
+    let size = config.image_size;
+    let input = resample(&image, width, height, crop, size, -1.0)
+        .into_iter()
+        .map(|v| v.clamp(-1.0, 1.0))
+        .collect();
+    let plane: Vec<f32> = brain.iter().map(|&b| b as u8 as f32).collect();
+    let brain_small = resample(&plane, width, height, crop, size, 0.0)
+        .into_iter()
+        .map(|v| v >= 0.5)
+        .collect();
+    Ok(ImageSlice {
+        input,
+        brain: brain_small,
+        warnings,
+    })
+}
+
+/// Axial slice `z` of `volume` (canonical, inferior → superior), kept where `mask` is positive
+/// when given, as an 8-bit picture (`width × height`, row-major) in the page's radiological
+/// view — patient's right on the left, anterior up — scaled so the volume's 99.5th percentile
+/// of positive values is white, as a viewer's screenshot would be.
+pub fn axial_picture(volume: &Volume, mask: Option<&Volume>, z: usize) -> (Vec<u8>, usize, usize) {
+    let [nx, ny, nz] = volume.dims;
+    let z = z.min(nz.saturating_sub(1));
+    let mut positive: Vec<f32> = volume.data.iter().copied().filter(|v| *v > 0.0).collect();
+    positive.sort_by(f32::total_cmp);
+    let white = positive
+        .get((positive.len() as f64 * 0.995) as usize)
+        .copied()
+        .unwrap_or(1.0)
+        .max(f32::MIN_POSITIVE);
+    let mut pixels = Vec::with_capacity(nx * ny);
+    for row in 0..ny {
+        for column in 0..nx {
+            let at = (nx - 1 - column) + nx * (ny - 1 - row) + nx * ny * z;
+            let kept = mask.is_none_or(|m| m.data.get(at).is_some_and(|&v| v > 0.0));
+            let value = if kept {
+                volume.data[at] / white * 255.0
+            } else {
+                0.0
+            };
+            pixels.push(value.round().clamp(0.0, 255.0) as u8);
+        }
+    }
+    (pixels, nx, ny)
+}
+
+/// The largest 4-connected part of `mask`.
+fn largest_component(mask: &[bool], width: usize, height: usize) -> Vec<bool> {
+    let mut label = vec![0u32; mask.len()];
+    let (mut best, mut best_size, mut next) = (0u32, 0usize, 0u32);
+    for start in 0..mask.len() {
+        if !mask[start] || label[start] != 0 {
+            continue;
+        }
+        next += 1;
+        let mut size = 0;
+        let mut stack = vec![start];
+        label[start] = next;
+        while let Some(i) = stack.pop() {
+            size += 1;
+            let (x, y) = (i % width, i / width);
+            let neighbours = [
+                (x > 0).then(|| i - 1),
+                (x + 1 < width).then(|| i + 1),
+                (y > 0).then(|| i - width),
+                (y + 1 < height).then(|| i + width),
+            ];
+            for j in neighbours.into_iter().flatten() {
+                if mask[j] && label[j] == 0 {
+                    label[j] = next;
+                    stack.push(j);
+                }
+            }
+        }
+        if size > best_size {
+            (best, best_size) = (next, size);
+        }
+    }
+    label.iter().map(|&l| l == best && best != 0).collect()
+}
+
+/// `mask` shrunk by `steps` pixels (4-neighbour erosion; the image border counts as outside).
+fn erode(mask: &[bool], width: usize, height: usize, steps: usize) -> Vec<bool> {
+    let mut current = mask.to_vec();
+    for _ in 0..steps {
+        let previous = current.clone();
+        for (i, value) in current.iter_mut().enumerate() {
+            if !*value {
+                continue;
+            }
+            let (x, y) = (i % width, i / width);
+            *value = x > 0
+                && x + 1 < width
+                && y > 0
+                && y + 1 < height
+                && previous[i - 1]
+                && previous[i + 1]
+                && previous[i - width]
+                && previous[i + width];
+        }
+    }
+    current
+}
+
+/// Top, left, bottom, right (inclusive) of the true pixels of a non-empty mask.
+fn bounding_box(mask: &[bool], width: usize, height: usize) -> (usize, usize, usize, usize) {
+    let (mut top, mut left, mut bottom, mut right) = (height, width, 0, 0);
+    for (i, _) in mask.iter().enumerate().filter(|(_, b)| **b) {
+        let (x, y) = (i % width, i / width);
+        top = top.min(y);
+        bottom = bottom.max(y);
+        left = left.min(x);
+        right = right.max(x);
+    }
+    (top, left, bottom, right)
+}
+
 /// Tumour voxels per axial slice (inferior → superior) of a segmentation, whatever the mask.
 pub fn tumour_voxels_per_slice(segmentation: &Volume) -> Vec<usize> {
     let plane = segmentation.dims[0] * segmentation.dims[1];

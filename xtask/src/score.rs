@@ -73,8 +73,11 @@ pub struct ScoreRow {
     pub normalised_score: f32,
     pub healthy_percentile: f64,
     pub threshold: f32,
-    /// "anomalous" (latent score above the threshold) or "normal".
+    /// "anomalous" (latent score above the threshold), "normal", or "unsure" when the image
+    /// does not look like what the model was trained on (see `warnings`).
     pub verdict: &'static str,
+    /// Why the input may not be what the model was trained on, joined by "; " (empty: none).
+    pub warnings: String,
 }
 
 /// What became of one file.
@@ -169,7 +172,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn row(file: &str, slice: Option<usize>, report: &ImageReport) -> ScoreRow {
+fn row(file: &str, slice: Option<usize>, report: &ImageReport, warnings: &[String]) -> ScoreRow {
     ScoreRow {
         file: file.to_string(),
         slice,
@@ -178,11 +181,14 @@ fn row(file: &str, slice: Option<usize>, report: &ImageReport) -> ScoreRow {
         normalised_score: report.normalised_score,
         healthy_percentile: report.healthy_percentile,
         threshold: report.threshold,
-        verdict: if report.anomalous {
+        verdict: if !warnings.is_empty() {
+            "unsure"
+        } else if report.anomalous {
             "anomalous"
         } else {
             "normal"
         },
+        warnings: warnings.join("; "),
     }
 }
 
@@ -205,10 +211,10 @@ fn score_file(
     let name = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
     match read_upload(&name, &bytes, &model.card)? {
-        Upload::Image(input) => {
-            let report = model.report(&input)?;
+        Upload::Image(image) => {
+            let report = model.report(&image.input)?;
             Ok(Scored {
-                rows: vec![row(&name, None, &report)],
+                rows: vec![row(&name, None, &report, &image.warnings)],
                 top: vec![(0, report)],
                 total_slices: None,
             })
@@ -232,7 +238,7 @@ fn score_file(
                 .slices
                 .iter()
                 .zip(&reports)
-                .map(|(slice, report)| row(&name, Some(slice.index), report))
+                .map(|(slice, report)| row(&name, Some(slice.index), report, &[]))
                 .collect();
             let mut order: Vec<usize> = (0..reports.len()).collect();
             order.sort_by(|&a, &b| reports[b].latent_score.total_cmp(&reports[a].latent_score));
@@ -319,6 +325,9 @@ fn print_rows(out: &mut impl Write, rows: &[&ScoreRow]) -> std::io::Result<()> {
             r.healthy_percentile,
             r.verdict
         )?;
+        if !r.warnings.is_empty() {
+            writeln!(out, "         {}", r.warnings)?;
+        }
     }
     Ok(())
 }

@@ -225,7 +225,7 @@ fn score_reports_every_image_and_names_each_bad_file() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "file,slice,latent_score,pixel_score,normalised_score,healthy_percentile,threshold,verdict"
+        "file,slice,latent_score,pixel_score,normalised_score,healthy_percentile,threshold,verdict,warnings"
     );
     assert_eq!(lines.count(), expected.len());
 
@@ -604,4 +604,73 @@ fn the_shared_brats_2018_cases_score_and_evaluate() {
         "Brats18_CBICA_AAB_1_seg.nii.gz",
     );
     check_brain_eval(&results, &expected, 10);
+}
+
+/// A visitor's PNG slice on the brain model goes through the slice pipeline: a skull-stripped
+/// IXI slice is scored plainly, the same slice with its skull is scored "unsure" with the
+/// reason, in the table and the results file.
+#[test]
+fn a_slice_with_its_skull_is_scored_unsure_on_the_brain_model() {
+    let Some(brain_data) = shared_data("brain") else {
+        return;
+    };
+    let dir = scratch("score", "skull");
+    let subject = brain_data.join("healthy/ixi/IXI012-HH-1211");
+    let read = |file: &str| {
+        let path = subject.join(file);
+        read_nifti(
+            file,
+            &std::fs::read(&path).unwrap(),
+            VolumeChoice::OnlyVolume,
+        )
+        .unwrap()
+    };
+    let (t1, mask) = (
+        read("IXI012-HH-1211_t1.nii.gz"),
+        read("IXI012-HH-1211_mask.nii.gz"),
+    );
+    let z = t1.dims[2] * 3 / 5;
+    for (file, mask) in [("stripped.png", Some(&mask)), ("head.png", None)] {
+        let (pixels, width, height) = lran::data::brain::axial_picture(&t1, mask, z);
+        image::GrayImage::from_raw(width as u32, height as u32, pixels)
+            .unwrap()
+            .save(dir.join(file))
+            .unwrap();
+    }
+    let model_arg = model_dir("brain-t1").display().to_string();
+    let output = xtask(
+        &[
+            "score",
+            "--model",
+            &model_arg,
+            "stripped.png",
+            "head.png",
+            "--out",
+            "s.json",
+            "--backend",
+            "cpu",
+        ],
+        &dir,
+    );
+    let shown = text(&output);
+    assert!(output.status.success(), "{shown}");
+    let results = read_json(&dir.join("s.json"));
+    let row = |file: &str| {
+        results["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"].as_str().unwrap().ends_with(file))
+            .unwrap()
+            .clone()
+    };
+    let (stripped, head) = (row("stripped.png"), row("head.png"));
+    assert_ne!(stripped["verdict"], "unsure", "{stripped}");
+    assert_eq!(stripped["warnings"], "", "{stripped}");
+    assert_eq!(head["verdict"], "unsure", "{head}");
+    assert!(
+        head["warnings"].as_str().unwrap().contains("skull"),
+        "{head}"
+    );
+    assert!(shown.contains("skull"), "{shown}");
 }
