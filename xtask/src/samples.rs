@@ -18,9 +18,15 @@ use crate::provenance::{commit, repository_root, write_json};
 
 #[derive(Debug, Args)]
 pub struct SamplesArgs {
-    /// The brain data (the shared layout: healthy templates and TCGA-DU-7294).
+    /// The brain data (the shared layout: healthy IXI adults and the tumour cases).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Healthy subjects drawn (the first in name order), one mid-brain slice each.
+    #[arg(long, default_value_t = 3)]
+    pub healthy: usize,
+    /// Tumour cases drawn (the first in order), up to three slices each.
+    #[arg(long, default_value_t = 4)]
+    pub tumour: usize,
     /// Side of each slice in pixels.
     #[arg(long, default_value_t = 128)]
     pub size: usize,
@@ -48,6 +54,12 @@ pub struct BrainSamples {
 }
 
 fn source_of(case: &str) -> &'static str {
+    if case.starts_with("IXI") {
+        return "IXI healthy adult (Hammersmith Hospital, Philips 3 T), T1 masked by its brain mask";
+    }
+    if case.starts_with("Brats18_") {
+        return "BraTS 2018 training case, T1, tumour labels from its expert whole-tumour segmentation";
+    }
     match case {
         "mni152-2009a" => "MNI ICBM152 2009a symmetric T1 template (nilearn's copy)",
         "colin27" => "Colin27 brain-extracted T1 (ch2bet)",
@@ -102,7 +114,12 @@ pub fn run(args: SamplesArgs) -> Result<()> {
         });
         Ok(())
     };
-    for files in source.unlabelled.iter().chain(&source.labelled) {
+    for files in source
+        .unlabelled
+        .iter()
+        .take(args.healthy)
+        .chain(source.labelled.iter().take(args.tumour))
+    {
         let (case, _) = load_case(files, &[Modality::T1], VolumeChoice::OnlyVolume)?;
         let sliced = slice_case(&case, files.mask_rule, &config)?;
         if sliced.slices.is_empty() {
