@@ -599,6 +599,7 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
     ));
     if !summary.brain.is_empty() {
         brain_protocol_tables(out, summary);
+        brain_goals(out, summary);
     } else {
         // Summaries from before the protocol: the AUCs alone.
         let validation = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
@@ -630,6 +631,56 @@ fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
         out.push_str(&format!(
             "\nThe paper reports AUC {value:.3} for LRAN trained on HCP and tested on BraTS 2019 (other data than ours{source}).\n"
         ));
+    }
+    out.push('\n');
+}
+
+/// The brain experiment's goals (issue 15) against the suite's means, each met or missed.
+fn brain_goals(out: &mut String, summary: &SuiteSummary) {
+    let mean = |name: &str| summary.brain.get(name).map(|s| s.mean);
+    let (Some(latent), Some(pixel), Some(matched), Some(baseline)) = (
+        mean("latent.auroc"),
+        mean("pixel.auroc"),
+        mean("latent.height_matched_auroc"),
+        mean("best_baseline_auroc"),
+    ) else {
+        return;
+    };
+    let pixel_matched = mean("pixel.height_matched_auroc").unwrap_or(f64::NAN);
+    let verdict = |met: bool| if met { "met" } else { "**missed**" };
+    out.push_str("Goals (means over seeds):\n\n| goal | ours | |\n| --- | --- | --- |\n");
+    for (goal, ours, met) in [
+        (
+            "pooled latent AUROC ≥ 0.95".to_string(),
+            format!("{latent:.3}"),
+            latent >= 0.95,
+        ),
+        (
+            "height-matched latent AUROC ≥ 0.95".to_string(),
+            format!("{matched:.3}"),
+            matched >= 0.95,
+        ),
+        (
+            "latent score ≥ pixel score (pooled AUROC)".to_string(),
+            format!("{latent:.3} vs {pixel:.3}"),
+            latent >= pixel,
+        ),
+        (
+            format!("both ≥ 0.1 above the best trivial baseline ({baseline:.3})"),
+            format!(
+                "latent {:+.3}, pixel {:+.3}",
+                latent - baseline,
+                pixel - baseline
+            ),
+            latent >= baseline + 0.1 && pixel >= baseline + 0.1,
+        ),
+        (
+            "height-matched pixel AUROC ≥ 0.95".to_string(),
+            format!("{pixel_matched:.3}"),
+            pixel_matched >= 0.95,
+        ),
+    ] {
+        out.push_str(&format!("| {goal} | {ours} | {} |\n", verdict(met)));
     }
     out.push('\n');
 }
@@ -704,6 +755,30 @@ fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
         figure(summary, "train_hours", 2),
         summary.devices.join("; ")
     ));
+    out.push_str(
+        "Per seed:\n\n\
+         | seed | latent AUROC | pixel AUROC | latent height-matched | best baseline | PSNR (dB) | steps | hours |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for run in &summary.runs {
+        let value = |name: &str, digits: usize| {
+            run.brain
+                .get(name)
+                .map_or("—".to_string(), |v| format!("{v:.digits$}"))
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            run.seed,
+            value("latent.auroc", 3),
+            value("pixel.auroc", 3),
+            value("latent.height_matched_auroc", 3),
+            value("best_baseline_auroc", 3),
+            value("validation_psnr_db", 2),
+            value("steps", 0),
+            value("train_hours", 2),
+        ));
+    }
+    out.push('\n');
     if !summary.brain_cases.is_empty() {
         out.push_str(
             "Per test case (within-case AUROC, mean over seeds):\n\n\

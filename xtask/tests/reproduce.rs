@@ -477,6 +477,8 @@ fn the_brain_suite_summarises_the_protocol_of_its_results_files() {
         "baseline: closeness to the middle slice",
         "healthy validation slices",
         "PSNR inside the brain",
+        "Goals (means over seeds)",
+        "| seed | latent AUROC |",
     ] {
         assert!(report.contains(expected), "{expected}: {report}");
     }
