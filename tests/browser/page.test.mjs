@@ -211,6 +211,10 @@ async function scoreVolume(page, label) {
       `${label}: by ${key}, a tumour slice is ${tumourInTop5 ? '' : 'not '}among the page's top five ${top5}, unlike natively`);
     rankings[key] = { top5, tumourInTop5 };
   }
+  // The shipped brain model finds the tumour: among its five most anomalous slices by the
+  // latent score, at least one holds tumour (as the native scorer's ranking does).
+  check(rankings.latent_score.tumourInTop5,
+    `${label}: no tumour slice among the latent score's top five ${rankings.latent_score.top5} (tumour slices: ${v.tumour})`);
   await page.selectOption('#rank-select', 'latent_score');
   check(s.file === name && Number(s.slice) === vs.ranking[0],
     `${label}: the shown slice is not the most anomalous (${s.file} ${s.slice})`);

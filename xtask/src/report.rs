@@ -803,6 +803,7 @@ fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
                 cell("mean-intensity"),
             ));
         }
+        out.push('\n');
     }
 }
 
