@@ -132,30 +132,41 @@ pub fn decode_image(name: &str, bytes: &[u8]) -> Result<DynamicImage> {
 /// chroma noise on a gray picture stays well below it, a colour photograph does not.
 pub const MAX_GRAY_CHANNEL_SPREAD: f64 = 8.0;
 
+/// Refuses a colour image for a one-channel model: its luminance would be a different picture
+/// from anything the model was trained on. Gray pictures stored as RGB (JPEG's chroma noise
+/// included) pass.
+pub fn refuse_colour(image: &DynamicImage) -> Result<()> {
+    if !image.color().has_color() {
+        return Ok(());
+    }
+    let rgb = image.to_rgb8();
+    let pixels = (rgb.width() as f64 * rgb.height() as f64).max(1.0);
+    let spread = rgb
+        .pixels()
+        .map(|p| {
+            let [r, g, b] = p.0;
+            (r.max(g).max(b) - r.min(g).min(b)) as f64
+        })
+        .sum::<f64>()
+        / pixels;
+    if spread > MAX_GRAY_CHANNEL_SPREAD {
+        return Err(LranError::data(
+            "image",
+            format!(
+                "a colour image (its channels differ by {spread:.0} levels on average): this model takes one gray channel (MRI slices, digits); convert it to grayscale first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A decoded image → model input. One-channel models see luminance and refuse colour images
 /// (their luminance would be a different picture from anything they were trained on);
 /// multi-channel models see the image's first channels (RGB(A)), or luminance repeated when
 /// the image is gray.
 pub fn image_to_input(image: &DynamicImage, config: &ModelConfig) -> Result<Vec<f32>> {
-    if config.channels == 1 && image.color().has_color() {
-        let rgb = image.to_rgb8();
-        let pixels = (rgb.width() as f64 * rgb.height() as f64).max(1.0);
-        let spread = rgb
-            .pixels()
-            .map(|p| {
-                let [r, g, b] = p.0;
-                (r.max(g).max(b) - r.min(g).min(b)) as f64
-            })
-            .sum::<f64>()
-            / pixels;
-        if spread > MAX_GRAY_CHANNEL_SPREAD {
-            return Err(LranError::data(
-                "image",
-                format!(
-                    "a colour image (its channels differ by {spread:.0} levels on average): this model takes one gray channel (MRI slices, digits); convert it to grayscale first"
-                ),
-            ));
-        }
+    if config.channels == 1 {
+        refuse_colour(image)?;
     }
     if config.channels == 1 || !image.color().has_color() {
         let gray = image.to_luma8();

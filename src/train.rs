@@ -404,16 +404,17 @@ pub fn score_set(
     scores
 }
 
-/// Each image's reconstruction PSNR (dB) inside its mask (`size × size`, applied to every
-/// channel), in inference mode: how well the model has learned to redraw what it was shown.
-pub fn psnr_set(
+/// Scores `set` as [`score_set`] does and, in the same pass, each image's reconstruction PSNR
+/// (dB) inside its mask (`size × size`, applied to every channel): how well the model has
+/// learned to redraw what it was shown.
+pub fn score_and_psnr_set(
     generator: &Generator,
     set: &ImageSet,
     masks: &[Vec<bool>],
     config: &ModelConfig,
     device: &Device,
     batch_size: usize,
-) -> Result<Vec<f64>> {
+) -> Result<(Scores, Vec<f64>)> {
     if masks.len() != set.len() {
         return Err(LranError::data(
             "reconstruction quality",
@@ -424,10 +425,12 @@ pub fn psnr_set(
     let generator = generator.valid().to_device(&device);
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut psnr = Vec::with_capacity(set.len());
+    let mut scores = Scores::default();
     for chunk in indices.chunks(batch_size.max(1)) {
         let detailed =
             crate::score::DetailedTensors::new(&generator, set.batch(chunk, config, &device))
                 .read();
+        scores.extend(detailed.scores);
         let reconstruction = crate::score::floats(detailed.reconstruction);
         for (k, &i) in chunk.iter().enumerate() {
             let image = set.image(i);
@@ -436,7 +439,7 @@ pub fn psnr_set(
             psnr.push(crate::metrics::psnr_inside(image, redrawn, &mask).unwrap_or(f64::NAN));
         }
     }
-    Ok(psnr)
+    Ok((scores, psnr))
 }
 
 /// Validation statistics and test AUCs of one model.

@@ -6,7 +6,7 @@ use crate::ModelConfig;
 use crate::data::brain::{SlicedCase, slice_image, slice_upload};
 use crate::error::{LranError, Result};
 use crate::export::ModelCard;
-use crate::preprocess::{decode_image, image_to_input};
+use crate::preprocess::{decode_image, image_to_input, refuse_colour};
 
 /// An upload, read and preprocessed for one model.
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ pub fn upload_image(name: &str, bytes: &[u8], card: &ModelCard) -> Result<Prepar
     }
     let image = decode_image(name, bytes)?;
     // Colour is refused as for any one-channel model.
-    image_to_input(&image, &card.model).map_err(|e| match e {
+    refuse_colour(&image).map_err(|e| match e {
         LranError::Data { problem, .. } => LranError::data(name, problem),
         other => other,
     })?;

@@ -11,7 +11,7 @@ use lran::burn::module::Module;
 use lran::data::{ImageSet, Split};
 use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
 use lran::protocol::{BrainProtocol, ModelScores, SliceFacts, evaluate_brain};
-use lran::train::{evaluate, psnr_set, score_set};
+use lran::train::{evaluate, score_and_psnr_set, score_set};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend};
@@ -180,7 +180,14 @@ fn brain_results(
     config: &lran::ModelConfig,
     device: &lran::burn::tensor::Device,
 ) -> Result<BrainResults> {
-    let validation = score_set(generator, &split.validation, config, device, 256);
+    let (validation, psnr) = score_and_psnr_set(
+        generator,
+        &split.validation,
+        &slices.validation_brains,
+        config,
+        device,
+        256,
+    )?;
     let protocol = evaluate_brain(
         &slices.test,
         &slices.validation,
@@ -192,14 +199,6 @@ fn brain_results(
             latent_threshold: calibration.latent.threshold,
             pixel_threshold: calibration.pixel.threshold,
         },
-    )?;
-    let psnr = psnr_set(
-        generator,
-        &split.validation,
-        &slices.validation_brains,
-        config,
-        device,
-        256,
     )?;
     Ok(BrainResults {
         protocol,

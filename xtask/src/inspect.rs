@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use image::{Rgb, RgbImage};
-use lran::data::brain::{BrainCase, MaskRule, SliceConfig, SliceLabel, SlicedCase, slice_case};
+use lran::data::brain::{
+    BrainCase, BrainSlice, MaskRule, SliceConfig, SliceLabel, SlicedCase, slice_case,
+};
 use lran::data::cifar;
 use lran::data::idx::{LabelledImages, parse_idx};
 use lran::data::nifti::{VolumeChoice, read_nifti};
@@ -136,37 +138,7 @@ fn compare(args: &CompareArgs) -> Result<()> {
                 continue;
             };
             let (x0, y0) = (GAP + c as u32 * (tile + GAP), GAP + r as u32 * (tile + GAP));
-            let s = args.size;
-            for y in 0..s {
-                for x in 0..s {
-                    let v = lran::preprocess::model_to_intensity(slice.input[y * s + x]);
-                    let inside = |yy: isize, xx: isize| {
-                        yy >= 0
-                            && xx >= 0
-                            && yy < s as isize
-                            && xx < s as isize
-                            && slice.tumour[yy as usize * s + xx as usize]
-                    };
-                    let edge = slice.tumour[y * s + x]
-                        && [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)]
-                            .iter()
-                            .any(|&(dy, dx)| !inside(y as isize + dy, x as isize + dx));
-                    let colour = if edge {
-                        Rgb([255, 40, 40])
-                    } else {
-                        Rgb([v, v, v])
-                    };
-                    for dy in 0..args.zoom {
-                        for dx in 0..args.zoom {
-                            sheet.put_pixel(
-                                x0 + x as u32 * args.zoom + dx,
-                                y0 + y as u32 * args.zoom + dy,
-                                colour,
-                            );
-                        }
-                    }
-                }
-            }
+            draw_slice(&mut sheet, slice, args.size, x0, y0, args.zoom);
             draw_number(&mut sheet, x0 + 2, y0 + 2, slice.index);
         }
     }
@@ -525,6 +497,37 @@ fn grid(count: usize, tile: u32) -> (u32, u32, RgbImage) {
     (columns, rows, image)
 }
 
+/// A slice's model input in gray at (`x0`, `y0`), each pixel `zoom` × `zoom`, its tumour
+/// outlined in red.
+fn draw_slice(sheet: &mut RgbImage, slice: &BrainSlice, size: usize, x0: u32, y0: u32, zoom: u32) {
+    let tumour_at = |y: isize, x: isize| {
+        y >= 0
+            && x >= 0
+            && y < size as isize
+            && x < size as isize
+            && slice.tumour[y as usize * size + x as usize]
+    };
+    for y in 0..size {
+        for x in 0..size {
+            let edge = slice.tumour[y * size + x]
+                && [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)]
+                    .iter()
+                    .any(|&(dy, dx)| !tumour_at(y as isize + dy, x as isize + dx));
+            let colour = if edge {
+                Rgb([255, 40, 40])
+            } else {
+                let v = lran::preprocess::model_to_intensity(slice.input[y * size + x]);
+                Rgb([v, v, v])
+            };
+            for dy in 0..zoom {
+                for dx in 0..zoom {
+                    sheet.put_pixel(x0 + x as u32 * zoom + dx, y0 + y as u32 * zoom + dy, colour);
+                }
+            }
+        }
+    }
+}
+
 /// Kept slices with label frames, tumour outlines and slice numbers.
 pub fn slice_sheet(sliced: &SlicedCase) -> RgbImage {
     let size = sliced.size as u32;
@@ -534,30 +537,7 @@ pub fn slice_sheet(sliced: &SlicedCase) -> RgbImage {
             GAP + (n as u32 % columns) * (size + GAP),
             GAP + (n as u32 / columns) * (size + GAP),
         );
-        let s = sliced.size;
-        for y in 0..s {
-            for x in 0..s {
-                let v = lran::preprocess::model_to_intensity(slice.input[y * s + x]);
-                let t = slice.tumour[y * s + x];
-                let edge = t
-                    && [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)]
-                        .iter()
-                        .any(|&(dy, dx)| {
-                            let (yy, xx) = (y as isize + dy, x as isize + dx);
-                            yy < 0
-                                || xx < 0
-                                || yy >= s as isize
-                                || xx >= s as isize
-                                || !slice.tumour[yy as usize * s + xx as usize]
-                        });
-                let colour = if edge {
-                    Rgb([255, 40, 40])
-                } else {
-                    Rgb([v, v, v])
-                };
-                sheet.put_pixel(x0 + x as u32, y0 + y as u32, colour);
-            }
-        }
+        draw_slice(&mut sheet, slice, sliced.size, x0, y0, 1);
         let frame = match slice.label {
             SliceLabel::Tumour => Rgb([230, 30, 30]),
             SliceLabel::Healthy => Rgb([40, 200, 60]),
