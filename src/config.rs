@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::conv::ConvAlgorithm;
 use crate::error::{LranError, Result};
 
 /// Image sizes the DCGAN stacks support: each halves (or doubles) the size between 4 and the
@@ -17,6 +18,11 @@ pub struct ModelConfig {
     pub channels: usize,
     pub latent_dim: usize,
     pub base_width: usize,
+    /// How the convolutions are computed: a matter of speed, not of results or weights, so it
+    /// is left out of files when it is burn's own (`native`), and a device may run a model with
+    /// another one ([`ModelConfig::with_conv`]).
+    #[serde(default, skip_serializing_if = "ConvAlgorithm::is_native")]
+    pub conv: ConvAlgorithm,
 }
 
 /// Passes over the healthy training slices of the brain experiment (about an hour on two CPU
@@ -34,6 +40,7 @@ impl ModelConfig {
             channels,
             latent_dim: 100,
             base_width: 64,
+            conv: ConvAlgorithm::Native,
         }
     }
 
@@ -47,6 +54,7 @@ impl ModelConfig {
             channels,
             latent_dim: 100,
             base_width: 16,
+            conv: ConvAlgorithm::Native,
         }
     }
 
@@ -57,7 +65,22 @@ impl ModelConfig {
             channels,
             latent_dim: 32,
             base_width: 16,
+            conv: ConvAlgorithm::Native,
         }
+    }
+
+    /// This network with its convolutions computed by `algorithm`.
+    pub fn with_conv(self, algorithm: ConvAlgorithm) -> Self {
+        Self {
+            conv: algorithm,
+            ..self
+        }
+    }
+
+    /// Whether `other` is the same network (the same weights fit both), whatever computes its
+    /// convolutions.
+    pub fn same_network(&self, other: &ModelConfig) -> bool {
+        self.with_conv(ConvAlgorithm::Native) == other.with_conv(ConvAlgorithm::Native)
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -177,6 +200,22 @@ impl LossConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_convolution_algorithm_is_configuration_but_not_the_network() {
+        let native = ModelConfig::brain(1);
+        let gemm = native.with_conv(ConvAlgorithm::Gemm);
+        assert_ne!(native, gemm);
+        assert!(native.same_network(&gemm));
+        assert!(!native.same_network(&ModelConfig::tiny(1)));
+        // Files written before the field existed, and native ones, carry no `conv`.
+        let text = serde_json::to_string(&native).unwrap();
+        assert!(!text.contains("conv"), "{text}");
+        assert_eq!(serde_json::from_str::<ModelConfig>(&text).unwrap(), native);
+        let text = serde_json::to_string(&gemm).unwrap();
+        assert!(text.contains("\"conv\":\"gemm\""), "{text}");
+        assert_eq!(serde_json::from_str::<ModelConfig>(&text).unwrap(), gemm);
+    }
 
     #[test]
     fn halvings_reach_four_by_four() {

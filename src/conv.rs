@@ -20,40 +20,41 @@
 //! gathers and the matmul as it would any other tensor code. `tests/conv.rs` checks values and
 //! gradients against burn's own kernels; the correctness gate checks whole training steps.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
 use burn::tensor::ops::PadMode;
 use serde::{Deserialize, Serialize};
 
-/// How the model's convolutions are computed. Process-wide, like the choice of backend: it
-/// changes speed, not results (within f32 rounding).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How the model's convolutions are computed: a field of [`crate::ModelConfig`] that each
+/// convolution module keeps (not saved with the weights). It changes speed, not results
+/// (within f32 rounding), so two models of one configuration and different algorithms share
+/// checkpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConvAlgorithm {
     /// burn's convolution ops (on wgpu without autotune: direct kernels).
+    #[default]
     Native,
     /// Gathers plus one matmul per convolution (this module).
     Gemm,
 }
 
-static ALGORITHM: AtomicU8 = AtomicU8::new(0);
+impl ConvAlgorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvAlgorithm::Native => "native",
+            ConvAlgorithm::Gemm => "gemm",
+        }
+    }
 
-pub fn set_conv_algorithm(algorithm: ConvAlgorithm) {
-    ALGORITHM.store(algorithm as u8, Ordering::Relaxed);
-}
-
-pub fn conv_algorithm() -> ConvAlgorithm {
-    match ALGORITHM.load(Ordering::Relaxed) {
-        0 => ConvAlgorithm::Native,
-        _ => ConvAlgorithm::Gemm,
+    pub fn is_native(&self) -> bool {
+        *self == ConvAlgorithm::Native
     }
 }
 
 /// A 4×4 convolution of the encoders (stride 2 and padding 1, or stride 1 on a 4×4 map).
-pub(crate) fn apply_conv4(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if conv_algorithm() == ConvAlgorithm::Native {
+pub(crate) fn apply_conv4(conv: &Conv2d, x: Tensor<4>, algorithm: ConvAlgorithm) -> Tensor<4> {
+    if algorithm == ConvAlgorithm::Native {
         return conv.forward(x);
     }
     let [_, _, height, _] = x.dims();
@@ -65,8 +66,12 @@ pub(crate) fn apply_conv4(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// A 4×4 transposed convolution of the decoder (from 1×1, or stride 2 and padding 1).
-pub(crate) fn apply_conv_transpose4(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    if conv_algorithm() == ConvAlgorithm::Native {
+pub(crate) fn apply_conv_transpose4(
+    conv: &ConvTranspose2d,
+    x: Tensor<4>,
+    algorithm: ConvAlgorithm,
+) -> Tensor<4> {
+    if algorithm == ConvAlgorithm::Native {
         return conv.forward(x);
     }
     let [_, _, height, width] = x.dims();

@@ -282,14 +282,11 @@ impl ScoringModel {
         Self::from_bytes(card, weights, device)
     }
 
-    /// Wraps an in-memory generator (the trainer's), as an export of it would load.
-    pub fn from_generator(card: ModelCard, generator: &Generator, device: &Device) -> Self {
-        let device = device.clone().inner();
-        Self {
-            card,
-            generator: generator.valid().to_device(&device),
-            device,
-        }
+    /// This model with its convolutions computed by `algorithm` (its card unchanged: the
+    /// algorithm changes speed, not scores).
+    pub fn with_conv(mut self, algorithm: crate::conv::ConvAlgorithm) -> Self {
+        self.generator = self.generator.with_conv(algorithm);
+        self
     }
 
     pub fn config(&self) -> &ModelConfig {

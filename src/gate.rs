@@ -13,7 +13,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
-use crate::conv::{ConvAlgorithm, conv_algorithm, set_conv_algorithm};
+use crate::conv::ConvAlgorithm;
 use crate::error::{LranError, Result};
 use crate::rng::SplitMix64;
 use crate::score::score_batch;
@@ -173,24 +173,13 @@ fn checksum(weights: &[f32]) -> f64 {
     weights.iter().map(|w| w.abs() as f64).sum()
 }
 
-fn terms(losses: &StepLosses) -> [(&'static str, f32); 6] {
-    [
-        ("generator", losses.generator),
-        ("reconstruction", losses.reconstruction),
-        ("adversarial", losses.adversarial),
-        ("latent", losses.latent),
-        ("low-rank", losses.low_rank),
-        ("discriminator", losses.discriminator),
-    ]
-}
-
 /// Runs `steps` training steps of `config` on `reference` and on `candidate` from identical
 /// weights and batches, then scores one batch on both, and compares. A candidate that diverges
 /// is a failed gate (reported), not an error; an error means the reference itself failed.
 ///
 /// The reference always computes convolutions with burn's ops; the candidate with the
-/// algorithm set when this is called (`lran::conv::set_conv_algorithm`), which is restored
-/// afterwards. So one call checks a device and a convolution formulation together.
+/// algorithm `config.model.conv` names. So one call checks a device and a convolution
+/// formulation together.
 pub fn compare_training(
     config: &TrainConfig,
     steps: usize,
@@ -201,7 +190,7 @@ pub fn compare_training(
     compare_training_configs(config, config, steps, tolerance, reference, candidate)
 }
 
-/// As [`compare_training`], with the candidate trained under its own settings (same model):
+/// As [`compare_training`], with the candidate trained under its own settings (same network):
 /// how the gate's own test makes a candidate that computes something else.
 pub fn compare_training_configs(
     config: &TrainConfig,
@@ -211,7 +200,9 @@ pub fn compare_training_configs(
     reference: &Device,
     candidate: &Device,
 ) -> Result<GateReport> {
-    if candidate_config.model != config.model || candidate_config.batch_size != config.batch_size {
+    if !candidate_config.model.same_network(&config.model)
+        || candidate_config.batch_size != config.batch_size
+    {
         return Err(LranError::config(
             "the gate compares one model and batch size on two devices",
         ));
@@ -219,18 +210,10 @@ pub fn compare_training_configs(
     if steps == 0 {
         return Err(LranError::config("the gate needs at least one step"));
     }
-    /// Puts the caller's algorithm back however the comparison ends (errors included).
-    struct Restore(ConvAlgorithm);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            set_conv_algorithm(self.0);
-        }
-    }
-    let candidate_algorithm = conv_algorithm();
-    let _restore = Restore(candidate_algorithm);
-    let on_reference_side = || set_conv_algorithm(ConvAlgorithm::Native);
-    let on_candidate_side = || set_conv_algorithm(candidate_algorithm);
-    on_reference_side();
+    let config = &TrainConfig {
+        model: config.model.with_conv(ConvAlgorithm::Native),
+        ..config.clone()
+    };
     let batch = config.batch_size;
     let images = gate_images(config, batch * (steps + 1), config.seed ^ 0x6A7E);
     let batch_of = |index: usize, device: &Device| -> Tensor<4> {
@@ -263,9 +246,7 @@ pub fn compare_training_configs(
     };
 
     // Gradients first, from the identical starting weights.
-    on_reference_side();
     let reference_gradients = on_reference.generator_gradients(batch_of(0, reference))?;
-    on_candidate_side();
     match on_candidate.generator_gradients(batch_of(0, candidate)) {
         Ok(candidate_gradients) => {
             let check = compare_gradients(&reference_gradients, &candidate_gradients);
@@ -286,20 +267,18 @@ pub fn compare_training_configs(
 
     let mut candidate_alive = true;
     for step in 0..steps {
-        on_reference_side();
         let started = Instant::now();
         let a = on_reference.step(batch_of(step, reference))?;
         report.reference_seconds += started.elapsed().as_secs_f64();
         let (b, worst_term, worst) = if candidate_alive {
-            on_candidate_side();
             let started = Instant::now();
             let result = on_candidate.step(batch_of(step, candidate));
             report.candidate_seconds += started.elapsed().as_secs_f64();
             match result {
                 Ok(b) => {
-                    let (name, difference) = terms(&a)
+                    let (name, difference) = a.named()
                         .iter()
-                        .zip(terms(&b))
+                        .zip(b.named())
                         .map(|(&(name, x), (_, y))| {
                             (name, relative(x as f64, y as f64, 1e-3) as f32)
                         })
@@ -376,13 +355,11 @@ pub fn compare_training_configs(
         }
 
         // Scoring: BatchNorm in inference mode, on a batch neither trainer has seen.
-        on_reference_side();
         let reference_scores = score_batch(
             &on_reference.generator.valid().to_device(&reference.clone()),
             batch_of(steps, reference),
         );
-        on_candidate_side();
-        let candidate_scores = score_batch(
+            let candidate_scores = score_batch(
             &on_candidate.generator.valid().to_device(&candidate.clone()),
             batch_of(steps, candidate),
         );

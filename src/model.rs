@@ -9,7 +9,7 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 
 use crate::config::ModelConfig;
-use crate::conv::{apply_conv_transpose4, apply_conv4};
+use crate::conv::{ConvAlgorithm, apply_conv_transpose4, apply_conv4};
 
 /// DCGAN initialisation (Radford et al.): N(0, 0.02) for convolutions…
 fn conv_init() -> Initializer {
@@ -65,8 +65,8 @@ pub struct DownBlock {
 }
 
 impl DownBlock {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = apply_conv4(&self.conv, x);
+    fn forward(&self, x: Tensor<4>, algorithm: ConvAlgorithm) -> Tensor<4> {
+        let x = apply_conv4(&self.conv, x, algorithm);
         let x = match &self.norm {
             Some(norm) => norm.forward(x),
             None => x,
@@ -82,6 +82,9 @@ impl DownBlock {
 pub struct DcganEncoder {
     blocks: Vec<DownBlock>,
     head: Conv2d,
+    /// How the convolutions are computed (the configuration's; not part of the weights).
+    #[module(skip)]
+    algorithm: ConvAlgorithm,
 }
 
 impl DcganEncoder {
@@ -102,17 +105,25 @@ impl DcganEncoder {
         Self {
             blocks,
             head: conv4(width, out_channels, 1, 0, device),
+            algorithm: config.conv,
         }
     }
 
     /// The 4×4 feature map before the head: the discriminator's penultimate features.
     pub fn features(&self, images: Tensor<4>) -> Tensor<4> {
-        self.blocks.iter().fold(images, |x, block| block.forward(x))
+        self.blocks
+            .iter()
+            .fold(images, |x, block| block.forward(x, self.algorithm))
     }
 
     /// `[batch, channels, size, size]` → `[batch, out_channels]`.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        apply_conv4(&self.head, self.features(images)).flatten(1, 3)
+        self.head(self.features(images)).flatten(1, 3)
+    }
+
+    /// The head convolution alone, on a 4×4 feature map.
+    fn head(&self, features: Tensor<4>) -> Tensor<4> {
+        apply_conv4(&self.head, features, self.algorithm)
     }
 }
 
@@ -124,8 +135,11 @@ pub struct UpBlock {
 }
 
 impl UpBlock {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(apply_conv_transpose4(&self.conv, x)))
+    fn forward(&self, x: Tensor<4>, algorithm: ConvAlgorithm) -> Tensor<4> {
+        relu(
+            self.norm
+                .forward(apply_conv_transpose4(&self.conv, x, algorithm)),
+        )
     }
 }
 
@@ -137,6 +151,9 @@ pub struct DcganDecoder {
     blocks: Vec<UpBlock>,
     head: ConvTranspose2d,
     latent_dim: usize,
+    /// How the convolutions are computed (the configuration's; not part of the weights).
+    #[module(skip)]
+    algorithm: ConvAlgorithm,
 }
 
 impl DcganDecoder {
@@ -161,17 +178,22 @@ impl DcganDecoder {
             blocks,
             head,
             latent_dim: config.latent_dim,
+            algorithm: config.conv,
         }
     }
 
     /// `[batch, latent]` → `[batch, channels, size, size]`.
     pub fn forward(&self, latent: Tensor<2>) -> Tensor<4> {
         let [batch, _] = latent.dims();
+        let x = self.stem.forward(
+            latent.reshape([batch, self.latent_dim, 1, 1]),
+            self.algorithm,
+        );
         let x = self
-            .stem
-            .forward(latent.reshape([batch, self.latent_dim, 1, 1]));
-        let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
-        tanh(apply_conv_transpose4(&self.head, x))
+            .blocks
+            .iter()
+            .fold(x, |x, block| block.forward(x, self.algorithm));
+        tanh(apply_conv_transpose4(&self.head, x, self.algorithm))
     }
 }
 
@@ -202,6 +224,14 @@ impl Generator {
             decoder: DcganDecoder::new(config, device),
             auxiliary_encoder: DcganEncoder::new(config, config.latent_dim, device),
         }
+    }
+
+    /// The same generator with its convolutions computed by `algorithm` (weights unchanged).
+    pub fn with_conv(mut self, algorithm: ConvAlgorithm) -> Self {
+        self.encoder.algorithm = algorithm;
+        self.decoder.algorithm = algorithm;
+        self.auxiliary_encoder.algorithm = algorithm;
+        self
     }
 
     pub fn forward(&self, images: Tensor<4>) -> GeneratorOutput {
@@ -241,7 +271,7 @@ impl Discriminator {
 
     pub fn forward(&self, images: Tensor<4>) -> DiscriminatorOutput {
         let features = self.body.features(images);
-        let logits = apply_conv4(&self.body.head, features.clone()).flatten(0, 3);
+        let logits = self.body.head(features.clone()).flatten(0, 3);
         DiscriminatorOutput { logits, features }
     }
 }

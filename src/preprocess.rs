@@ -210,6 +210,7 @@ mod tests {
             channels: 1,
             latent_dim: 4,
             base_width: 4,
+            ..ModelConfig::tiny(1)
         };
         let gray_as_rgb = DynamicImage::ImageRgb8(image::RgbImage::from_fn(8, 8, |x, y| {
             let v = (x * 30 + y) as u8;

@@ -99,16 +99,20 @@ pub struct StepLosses {
 }
 
 impl StepLosses {
-    fn check(&self, step: u64) -> Result<()> {
-        let values = [
+    /// Each value with its name, as logs and the gate name them.
+    pub fn named(&self) -> [(&'static str, f32); 6] {
+        [
             ("generator", self.generator),
             ("reconstruction", self.reconstruction),
             ("adversarial", self.adversarial),
             ("latent", self.latent),
             ("low-rank", self.low_rank),
             ("discriminator", self.discriminator),
-        ];
-        for (name, value) in values {
+        ]
+    }
+
+    fn check(&self, step: u64) -> Result<()> {
+        for (name, value) in self.named() {
             if !value.is_finite() {
                 return Err(LranError::Diverged(format!(
                     "the {name} loss became {value} at step {step}; try a lower learning rate"

@@ -87,16 +87,6 @@ impl Scorer {
         self.gpu
     }
 
-    #[wasm_bindgen(getter)]
-    pub fn image_size(&self) -> usize {
-        self.model.config().image_size
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn channels(&self) -> usize {
-        self.model.config().channels
-    }
-
     /// The model description (`model.json`) as a JS object.
     #[wasm_bindgen(getter)]
     pub fn card(&self) -> Result<JsValue, JsError> {

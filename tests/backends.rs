@@ -4,12 +4,12 @@
 //! it, with Mesa's lavapipe installed), which turns a missing adapter into a failure.
 //! `LRAN_WGPU_API=gl|vulkan` pins the graphics API, as for `cargo xtask`.
 
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 use lran::ModelConfig;
 use lran::burn::tensor::Device;
 use lran::burn::tensor::wgpu::WgpuBackend;
-use lran::conv::{ConvAlgorithm, set_conv_algorithm};
+use lran::conv::ConvAlgorithm;
 use lran::gate::{GateTolerance, compare_training, compare_training_configs};
 use lran::train::TrainConfig;
 
@@ -34,14 +34,7 @@ fn wgpu_device() -> Option<Device> {
         .clone()
 }
 
-/// The convolution algorithm is process-wide and tests run on parallel threads: one at a time.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn gate_on_wgpu(algorithm: ConvAlgorithm) {
-    let _one_at_a_time = exclusive();
     let Some(gpu) = wgpu_device() else {
         if std::env::var("LRAN_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
             panic!("LRAN_REQUIRE_WGPU=1 but no wgpu adapter was found");
@@ -51,12 +44,10 @@ fn gate_on_wgpu(algorithm: ConvAlgorithm) {
         );
         return;
     };
-    let mut config = TrainConfig::new(ModelConfig::tiny(1));
+    let mut config = TrainConfig::new(ModelConfig::tiny(1).with_conv(algorithm));
     config.batch_size = 16;
-    set_conv_algorithm(algorithm);
     let report =
         compare_training(&config, 4, GateTolerance::default(), &Device::flex(), &gpu).unwrap();
-    set_conv_algorithm(ConvAlgorithm::Native);
     for step in &report.steps {
         eprintln!(
             "step {}: worst term {} differs by {:.2e}",
@@ -94,7 +85,6 @@ fn wgpu_training_steps_with_matmul_convolutions_agree_with_the_cpu_backend() {
 /// (a stand-in for a wrong kernel) is caught at its first differing step, on the CPU alone.
 #[test]
 fn the_gate_catches_a_candidate_that_computes_something_else() {
-    let _one_at_a_time = exclusive();
     let mut config = TrainConfig::new(ModelConfig::tiny(1));
     config.batch_size = 8;
     let cpu = Device::flex();
@@ -117,20 +107,16 @@ fn the_gate_catches_a_candidate_that_computes_something_else() {
 }
 
 /// Whole training steps with the matmul convolutions (`lran::conv`) against burn's, both on the
-/// CPU: the gate runs its reference with burn's and its candidate with the algorithm set.
+/// CPU: the gate runs its reference with burn's and its candidate with the configuration's.
 #[test]
 fn matmul_convolutions_train_like_burns_on_the_cpu() {
-    let _one_at_a_time = exclusive();
     let mut config = TrainConfig::new(ModelConfig {
         image_size: 64,
-        ..ModelConfig::tiny(1)
+        ..ModelConfig::tiny(1).with_conv(ConvAlgorithm::Gemm)
     });
     config.batch_size = 8;
     let cpu = Device::flex();
-    set_conv_algorithm(ConvAlgorithm::Gemm);
-    let report = compare_training(&config, 3, GateTolerance::default(), &cpu, &cpu);
-    set_conv_algorithm(ConvAlgorithm::Native);
-    let report = report.unwrap();
+    let report = compare_training(&config, 3, GateTolerance::default(), &cpu, &cpu).unwrap();
     assert!(report.passed, "{:?}", report.failure);
     // Not trivially equal: another summation order, so some difference must show.
     assert!(

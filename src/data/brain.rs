@@ -176,6 +176,11 @@ impl SlicedCase {
     }
 }
 
+/// How far (mm, per affine entry) a case's mask, segmentation or other modality may sit from its
+/// first image and still count as the same voxel grid: headers written by different tools
+/// round the affine differently; a file registered elsewhere is off by whole voxels or more.
+pub const AFFINE_TOLERANCE_MM: f64 = 0.5;
+
 /// Fewest axial slices an uploaded volume may have: fewer is an image or a thin slab, not a
 /// brain volume.
 pub const MIN_UPLOAD_SLICES: usize = 8;
@@ -281,13 +286,7 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
                 ),
             ));
         }
-        let far = volume
-            .affine
-            .iter()
-            .flatten()
-            .zip(first.affine.iter().flatten())
-            .any(|(a, b)| (a - b).abs() > 0.5);
-        if far {
+        if !volume.placed_like(first, AFFINE_TOLERANCE_MM) {
             return Err(LranError::data(
                 &volume.name,
                 format!(

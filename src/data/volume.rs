@@ -189,16 +189,14 @@ impl Volume {
         image
     }
 
-    /// Whether `other` samples the same grid (dimensions and affine within 1e-3 mm), so their
-    /// voxels line up (modalities and masks of one case).
-    pub fn same_grid(&self, other: &Volume) -> bool {
-        self.dims == other.dims
-            && self
-                .affine
-                .iter()
-                .flatten()
-                .zip(other.affine.iter().flatten())
-                .all(|(a, b)| (a - b).abs() < 1e-3)
+    /// Whether `other`'s affine agrees with this one's within `tolerance` (mm, per entry), so
+    /// that on equal dimensions their voxels line up (modalities and masks of one case).
+    pub fn placed_like(&self, other: &Volume, tolerance: f64) -> bool {
+        self.affine
+            .iter()
+            .flatten()
+            .zip(other.affine.iter().flatten())
+            .all(|(a, b)| (a - b).abs() <= tolerance)
     }
 
     /// Smallest and largest intensity.

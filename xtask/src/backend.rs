@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use lran::burn::tensor::Device;
 use lran::burn::tensor::wgpu::WgpuBackend;
-use lran::conv::{ConvAlgorithm, set_conv_algorithm};
+use lran::conv::ConvAlgorithm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Backend {
@@ -25,6 +25,9 @@ pub struct SelectedDevice {
     pub description: String,
     /// Short: what results files are named after (adapter and build, no driver details).
     pub name: String,
+    /// How models built for this device compute their convolutions (`--conv`): put into their
+    /// configuration with [`lran::ModelConfig::with_conv`].
+    pub conv: ConvAlgorithm,
 }
 
 /// `--conv`: how the model's convolutions are computed (`lran::conv`).
@@ -61,23 +64,15 @@ pub fn conv_algorithm_for(choice: ConvChoice) -> ConvAlgorithm {
     }
 }
 
-/// The device for `backend`, with the model's convolution algorithm set (process-wide) and
-/// named in the description, so results files record it.
+/// The device for `backend` with the command line's convolution algorithm, named in the
+/// description, so results files record it.
 pub fn select(backend: Backend) -> Result<SelectedDevice> {
     let mut selected = select_device(backend)?;
-    let algorithm = conv_algorithm_for(conv_choice());
-    set_conv_algorithm(algorithm);
+    selected.conv = conv_algorithm_for(conv_choice());
     selected
         .description
-        .push_str(&format!(", conv {}", conv_name(algorithm)));
+        .push_str(&format!(", conv {}", selected.conv.name()));
     Ok(selected)
-}
-
-pub fn conv_name(algorithm: ConvAlgorithm) -> &'static str {
-    match algorithm {
-        ConvAlgorithm::Native => "native",
-        ConvAlgorithm::Gemm => "gemm",
-    }
 }
 
 pub fn select_device(backend: Backend) -> Result<SelectedDevice> {
@@ -102,6 +97,7 @@ fn cpu() -> SelectedDevice {
         device: Device::flex(),
         description: format!("flex (CPU, {threads} threads)"),
         name: format!("flex cpu {threads} threads"),
+        conv: ConvAlgorithm::Native,
     }
 }
 
@@ -131,6 +127,7 @@ fn wgpu() -> Result<(SelectedDevice, bool)> {
                 device: selected.device.clone(),
                 description: selected.description.clone(),
                 name: selected.name.clone(),
+                conv: selected.conv,
             },
             *hardware,
         )),
@@ -162,6 +159,7 @@ fn open_wgpu() -> Result<(SelectedDevice, bool)> {
             device,
             description: format!("wgpu: {}{kind}{api} ({})", identity.name, wgpu_build()),
             name: format!("wgpu {adapter}{api} {}", wgpu_build_tag()),
+            conv: ConvAlgorithm::Native,
         },
         hardware,
     ))

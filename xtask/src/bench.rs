@@ -201,8 +201,9 @@ fn measure(
     shape: Shape,
     batch: usize,
     mode: Mode,
+    algorithm: ConvAlgorithm,
 ) -> Result<(f64, Vec<f64>, f64)> {
-    let model = shape.model(args.tiny);
+    let model = shape.model(args.tiny).with_conv(algorithm);
     let config = train_config(model, batch, mode);
     let mut trainer = Trainer::new(config, device)?;
     let shape4 = [batch, model.channels, model.image_size, model.image_size];
@@ -295,13 +296,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
             choice => vec![backend::conv_algorithm_for(choice)],
         };
         for algorithm in algorithms {
-            lran::conv::set_conv_algorithm(algorithm);
-            let conv = backend::conv_name(algorithm);
+            let conv = algorithm.name();
             for &shape in &args.shapes {
                 for &batch in &args.batches {
                     for &mode in &args.modes {
                         let (rate, runs, first) =
-                            measure(&args, &selected.device, shape, batch, mode).with_context(
+                            measure(&args, &selected.device, shape, batch, mode, algorithm).with_context(
                                 || {
                                     format!(
                                         "{shape:?} batch {batch} {mode:?} on {}",

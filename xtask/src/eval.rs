@@ -8,6 +8,7 @@ use anyhow::Result;
 use clap::Args;
 use image::{Rgb, RgbImage};
 use lran::burn::module::Module;
+use lran::data::lesion::LesionConfig;
 use lran::data::{ImageSet, Split};
 use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
 use lran::protocol::{BrainProtocol, ModelScores, SliceFacts, evaluate_brain};
@@ -117,6 +118,46 @@ pub struct SyntheticResults {
     pub lesioned: usize,
     pub latent_auc: f64,
     pub pixel_auc: f64,
+    /// The ranges the lesions were drawn from (absent in files from before they were recorded:
+    /// an older generator, so `reproduce --resume` evaluates those again).
+    #[serde(default)]
+    pub lesions: Option<LesionConfig>,
+    /// At the stored thresholds: the share of lesioned and of untouched slices flagged.
+    #[serde(default)]
+    pub flagged: Option<SyntheticFlagged>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct SyntheticFlagged {
+    pub latent_lesioned: f64,
+    pub latent_untouched: f64,
+    pub pixel_lesioned: f64,
+    pub pixel_untouched: f64,
+}
+
+impl SyntheticFlagged {
+    fn of(
+        scores: &lran::score::Scores,
+        lesioned: &[bool],
+        calibration: &ScoreCalibration,
+    ) -> Self {
+        let share = |values: &[f32], threshold: f32, wanted: bool| {
+            let (flagged, total) = values
+                .iter()
+                .zip(lesioned)
+                .filter(|&(_, &l)| l == wanted)
+                .fold((0usize, 0usize), |(f, t), (&v, _)| {
+                    (f + usize::from(v > threshold), t + 1)
+                });
+            flagged as f64 / total.max(1) as f64
+        };
+        Self {
+            latent_lesioned: share(&scores.latent, calibration.latent.threshold, true),
+            latent_untouched: share(&scores.latent, calibration.latent.threshold, false),
+            pixel_lesioned: share(&scores.pixel, calibration.pixel.threshold, true),
+            pixel_untouched: share(&scores.pixel, calibration.pixel.threshold, false),
+        }
+    }
 }
 
 /// Rebuilds a run's split (same data, class, fraction and seed).
@@ -238,7 +279,8 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
     let split = data.split;
     let selected = backend::select(args.backend)?;
     let device = selected.device.clone();
-    let generator = lran::export::load_generator(&info.train.model, weights, &device, &info.name)?;
+    let generator = lran::export::load_generator(&info.train.model, weights, &device, &info.name)?
+        .with_conv(selected.conv);
     let scores = score_set(&generator, &split.test, &info.train.model, &device, 256);
     let evaluation = evaluate(&scores, &split.test.anomalous)?;
     let synthetic = match &split.synthetic {
@@ -246,11 +288,17 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
             let synthetic_scores = score_set(&generator, set, &info.train.model, &device, 256);
             let evaluation = evaluate(&synthetic_scores, &set.anomalous)?;
             Some(SyntheticResults {
-                note: "SYNTHETIC lesions painted into healthy validation slices (lran::data::lesion), beside the same slices untouched: a sanity check, not tumour detection".into(),
+                note: "SYNTHETIC lesions painted into healthy validation slices (lran::data::lesion: sized to the slice's brain, tissue replaced by a dark or bright level of the slice's own intensities, oedema halo, mass effect), beside the same slices untouched (so matched in height, subject and scanner): the validation check, not tumour detection".into(),
                 images: set.len(),
                 lesioned: set.anomalous.iter().filter(|&&a| a).count(),
                 latent_auc: evaluation.latent_auc,
                 pixel_auc: evaluation.pixel_auc,
+                lesions: Some(LesionConfig::default()),
+                flagged: Some(SyntheticFlagged::of(
+                    &synthetic_scores,
+                    &set.anomalous,
+                    &selection.calibration,
+                )),
             })
         }
         _ => None,
@@ -354,6 +402,15 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
             "  SYNTHETIC lesion check (not tumour detection): AUC latent {:.4}, pixel {:.4} ({} images, {} with painted lesions)",
             synthetic.latent_auc, synthetic.pixel_auc, synthetic.images, synthetic.lesioned
         );
+        if let Some(flagged) = synthetic.flagged {
+            println!(
+                "    flagged at the stored threshold, lesioned / untouched: latent {:.1} % / {:.1} %, pixel {:.1} % / {:.1} %",
+                100.0 * flagged.latent_lesioned,
+                100.0 * flagged.latent_untouched,
+                100.0 * flagged.pixel_lesioned,
+                100.0 * flagged.pixel_untouched
+            );
+        }
     }
     if let Some(brain) = &results.brain {
         print_brain(brain);
@@ -405,8 +462,9 @@ pub fn print_brain(brain: &BrainResults) {
 }
 
 /// Rows of input | reconstruction | residual (inferno, 0 to `HEATMAP_MAX`): healthy validation
-/// slices on the left (each validation subject's slice nearest mid-brain), tumour slices on
-/// the right (each test case's middle tumour slice), every model pixel drawn `zoom` × `zoom`.
+/// slices on the left (each validation subject's slice nearest mid-brain), the same slices with
+/// their synthetic lesions in the middle, tumour slices on the right (each test case's middle
+/// tumour slice), every model pixel drawn `zoom` × `zoom`.
 pub fn reconstruction_sheet(
     generator: &lran::model::Generator,
     split: &Split,
@@ -444,21 +502,33 @@ pub fn reconstruction_sheet(
     };
     let healthy = pick(&slices.validation, &|_| true, false);
     let tumour = pick(&slices.test, &|f| f.anomalous, true);
+    // The same healthy slices with their synthetic lesions, where the check painted one.
+    let empty = ImageSet::default();
+    let synthetic = split.synthetic.as_ref().unwrap_or(&empty);
+    let lesioned: Vec<usize> = healthy
+        .iter()
+        .filter_map(|&i| {
+            let name = format!("{} + synthetic lesion", split.validation.names[i]);
+            synthetic.names.iter().position(|n| *n == name)
+        })
+        .collect();
     let (size, channels) = (config.image_size, config.channels);
     let zoom = 2u32;
     let tile = size as u32 * zoom;
-    let panel_rows = healthy.len().max(tumour.len()).max(1) as u32;
+    let panels = [
+        (&split.validation, &healthy),
+        (synthetic, &lesioned),
+        (&split.test, &tumour),
+    ];
+    let panel_rows = panels.iter().map(|(_, p)| p.len()).max().unwrap_or(0).max(1) as u32;
     let mut sheet = RgbImage::from_pixel(
-        6 * (tile + 2) + 10,
+        3 * (3 * (tile + 2) + 8) + 2,
         panel_rows * (tile + 2) + 2,
         Rgb([0, 0, 0]),
     );
     let device_inner = device.clone().inner();
     let generator = generator.valid().to_device(&device_inner);
-    for (panel, (set, picked)) in [(&split.validation, &healthy), (&split.test, &tumour)]
-        .into_iter()
-        .enumerate()
-    {
+    for (panel, (set, picked)) in panels.into_iter().enumerate() {
         if picked.is_empty() {
             continue;
         }

@@ -280,7 +280,8 @@ pub fn run(model_dir: &Path, args: &EvalArgs) -> Result<()> {
     let started = Instant::now();
     let selected = backend::select(args.backend)?;
     let model = ScoringModel::from_dir(model_dir, &selected.device)
-        .with_context(|| format!("cannot load the model in {}", model_dir.display()))?;
+        .with_context(|| format!("cannot load the model in {}", model_dir.display()))?
+        .with_conv(selected.conv);
     let data = load_test_data(&model, args)?;
     let anomalous = &data.images.anomalous;
     let positives = anomalous.iter().filter(|&&a| a).count();

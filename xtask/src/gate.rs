@@ -77,13 +77,13 @@ pub fn run(args: GateArgs) -> Result<()> {
     if args.mode == Mode::Score {
         bail!("--mode takes generator or gan: the gate always compares scores after training");
     }
-    let model = args.shape.model(args.tiny);
-    let config = train_config(model, args.batch, args.mode);
     // The reference always runs burn's convolutions (lran::gate); the candidate what --conv
-    // chose for wgpu, which `select` sets.
+    // chose for wgpu.
     let mut reference = backend::select_device(Backend::Cpu)?;
     reference.description.push_str(", conv native");
     let candidate = backend::select(Backend::Wgpu)?;
+    let model = args.shape.model(args.tiny).with_conv(candidate.conv);
+    let config = train_config(model, args.batch, args.mode);
     eprintln!(
         "gate: {} steps of {:?} {:?} batch {} on {} against {}",
         args.steps, args.shape, args.mode, args.batch, candidate.description, reference.description

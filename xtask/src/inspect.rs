@@ -89,12 +89,7 @@ pub fn run(command: DataCommand) -> Result<()> {
 /// Rows of cases (healthy first), columns of relative heights: each tile the kept slice nearest
 /// that height, as the model sees it, tumour outlined in red.
 fn compare(args: &CompareArgs) -> Result<()> {
-    let dir = match &args.data_dir {
-        Some(dir) => dir.clone(),
-        None => {
-            crate::data::shared_data("brain").context("no ../shared/data/brain: pass --data-dir")?
-        }
-    };
+    let dir = crate::data::brain_dir_or_shared(args.data_dir.clone())?;
     if args.heights.is_empty() || args.heights.iter().any(|h| !(0.0..=1.0).contains(h)) {
         bail!("--heights must be fractions between 0 and 1");
     }

@@ -747,6 +747,17 @@ fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
             percent(summary, &format!("{name}.flagged_healthy_validation")),
         ));
     }
+    if summary.brain.contains_key("synthetic.latent_auroc") {
+        out.push_str(&format!(
+            "\nThe validation check (SYNTHETIC lesions painted into the held-out healthy slices, against the same slices untouched, so matched in height, subject and scanner; see `lran::data::lesion`): AUROC latent {}, pixel {}; flagged at the stored threshold, lesioned / untouched: latent {} / {}, pixel {} / {}.\n",
+            figure(summary, "synthetic.latent_auroc", 3),
+            figure(summary, "synthetic.pixel_auroc", 3),
+            percent(summary, "synthetic.latent_flagged_lesioned"),
+            percent(summary, "synthetic.latent_flagged_untouched"),
+            percent(summary, "synthetic.pixel_flagged_lesioned"),
+            percent(summary, "synthetic.pixel_flagged_untouched"),
+        ));
+    }
     out.push_str(&format!(
         "\nHealthy validation reconstructions: PSNR inside the brain {} dB. Budget per model: {} optimiser steps (selected at step {}), {} h of training on {}.\n\n",
         figure(summary, "validation_psnr_db", 2),
@@ -757,8 +768,8 @@ fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
     ));
     out.push_str(
         "Per seed:\n\n\
-         | seed | latent AUROC | pixel AUROC | latent height-matched | best baseline | PSNR (dB) | steps | hours |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         | seed | latent AUROC | pixel AUROC | latent height-matched | best baseline | validation: synthetic lesions, latent | PSNR (dB) | steps | hours |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for run in &summary.runs {
         let value = |name: &str, digits: usize| {
@@ -767,15 +778,25 @@ fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
                 .map_or("—".to_string(), |v| format!("{v:.digits$}"))
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             run.seed,
             value("latent.auroc", 3),
             value("pixel.auroc", 3),
             value("latent.height_matched_auroc", 3),
             value("best_baseline_auroc", 3),
+            value("synthetic.latent_auroc", 3),
             value("validation_psnr_db", 2),
             value("steps", 0),
             value("train_hours", 2),
+        ));
+    }
+    if let Some(chosen) = &summary.chosen {
+        out.push_str(&format!(
+            "\nShipped as `models/brain-t1`: seed {} (`{}`), by the rule: {} (its value {:.3}).\n",
+            chosen.seed,
+            chosen.file,
+            chosen.rule,
+            chosen.validation_latent_auc
         ));
     }
     out.push('\n');

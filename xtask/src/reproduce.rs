@@ -243,6 +243,15 @@ pub struct CaseSpread {
 /// `<baseline>.either_direction_auroc`, `<model score>.flagged_tumour`,
 /// `.flagged_healthy_test`, `.flagged_healthy_validation`, and `best_baseline_auroc`,
 /// `validation_psnr_db`, `steps`, `selected_step`, `train_hours`.
+/// A brain results file holds everything today's eval writes: the protocol, and the synthetic
+/// check with today's lesions (when the run has one).
+fn evaluated_as_today(results: &EvalResults) -> bool {
+    let lesions_current = results.synthetic.as_ref().is_none_or(|synthetic| {
+        synthetic.lesions.as_ref() == Some(&lran::data::lesion::LesionConfig::default())
+    });
+    results.brain.is_some() && lesions_current
+}
+
 pub fn brain_figures(results: &EvalResults) -> (BTreeMap<String, f64>, Vec<CaseFigures>) {
     let mut figures = BTreeMap::new();
     let mut cases: Vec<CaseFigures> = Vec::new();
@@ -299,6 +308,16 @@ pub fn brain_figures(results: &EvalResults) -> (BTreeMap<String, f64>, Vec<CaseF
         "validation_psnr_db".into(),
         brain.reconstruction.psnr_db_mean,
     );
+    if let Some(synthetic) = &results.synthetic {
+        figures.insert("synthetic.latent_auroc".into(), synthetic.latent_auc);
+        figures.insert("synthetic.pixel_auroc".into(), synthetic.pixel_auc);
+        if let Some(flagged) = synthetic.flagged {
+            figures.insert("synthetic.latent_flagged_lesioned".into(), flagged.latent_lesioned);
+            figures.insert("synthetic.latent_flagged_untouched".into(), flagged.latent_untouched);
+            figures.insert("synthetic.pixel_flagged_lesioned".into(), flagged.pixel_lesioned);
+            figures.insert("synthetic.pixel_flagged_untouched".into(), flagged.pixel_untouched);
+        }
+    }
     figures.insert("steps".into(), results.steps as f64);
     figures.insert("selected_step".into(), results.selected_step as f64);
     figures.insert("train_hours".into(), results.train_wall_seconds / 3600.0);
@@ -447,6 +466,42 @@ pub struct SuiteSummary {
     pub brain: BTreeMap<String, Spread>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brain_cases: Vec<CaseSpread>,
+    /// Brain suites: the model to ship, chosen on validation data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<ChosenModel>,
+}
+
+/// The brain suite's model to ship: the seed whose latent score best separates synthetic lesions
+/// from the same healthy validation slices untouched. Each seed holds out its own validation
+/// subjects, so the figures compare like with like only in kind (each is an AUROC of one
+/// model on subjects it never trained on); test figures play no part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChosenModel {
+    pub file: String,
+    pub seed: u64,
+    pub rule: String,
+    pub validation_latent_auc: f64,
+}
+
+/// The brain suite's choice (see [`ChosenModel`]); the first seed on a tie.
+pub fn choose_model(runs: &[RunSummary]) -> Option<ChosenModel> {
+    let mut best: Option<&RunSummary> = None;
+    for run in runs {
+        let Some(value) = run.validation_latent_auc.filter(|v| v.is_finite()) else {
+            continue;
+        };
+        if best.is_none_or(|b| value > b.validation_latent_auc.unwrap_or(f64::NEG_INFINITY)) {
+            best = Some(run);
+        }
+    }
+    best.map(|run| ChosenModel {
+        file: run.file.clone(),
+        seed: run.seed,
+        rule: "highest latent-score AUROC on synthetic lesions in the run's own healthy \
+               validation slices (test figures not consulted)"
+            .into(),
+        validation_latent_auc: run.validation_latent_auc.unwrap_or(f64::NAN),
+    })
 }
 
 /// `cargo xtask train` options shared by every run of the suite.
@@ -741,11 +796,11 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
         let path = suite_dir.join(&file);
         let command = format!("cargo xtask train {}", plan.train_args.join(" "));
         // Under --resume a finished model is kept, unless its results file predates the brain
-        // protocol (then it is evaluated again); an unfinished one continues from its last
-        // checkpoint.
+        // protocol or the synthetic lesions drawn today (then it is evaluated again); an
+        // unfinished one continues from its last checkpoint.
         let finished = args.resume
             && path.is_file()
-            && (plan.dataset != "brain" || read_results(&path)?.brain.is_some());
+            && (plan.dataset != "brain" || evaluated_as_today(&read_results(&path)?));
         if !finished {
             eprintln!("[{}/{}] {}", index + 1, plans.len(), plan.name);
             let run_dir = crate::run::RunDir::new(&args.runs_dir, &plan.name);
@@ -908,6 +963,9 @@ fn write_summary(
         selection,
         brain: brain_spreads(runs),
         brain_cases: case_spreads(runs),
+        chosen: (args.suite == Suite::Brain)
+            .then(|| choose_model(runs))
+            .flatten(),
     };
     write_json(&suite_dir.join("summary.json"), &summary)
 }

@@ -77,12 +77,7 @@ fn middle(sliced: &SlicedCase) -> usize {
 }
 
 pub fn run(args: SamplesArgs) -> Result<()> {
-    let dir = match args.data_dir {
-        Some(dir) => dir,
-        None => {
-            crate::data::shared_data("brain").context("no ../shared/data/brain: pass --data-dir")?
-        }
-    };
+    let dir = crate::data::brain_dir_or_shared(args.data_dir.clone())?;
     let out = if args.out.is_absolute() {
         args.out.clone()
     } else {

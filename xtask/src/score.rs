@@ -359,7 +359,8 @@ pub fn run(args: ScoreArgs) -> Result<()> {
     };
     let selected = backend::select(args.backend)?;
     let model = ScoringModel::from_dir(&args.model, &selected.device)
-        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
+        .with_context(|| format!("cannot load the model in {}", args.model.display()))?
+        .with_conv(selected.conv);
     let files = expand_paths(&args.paths)?;
     if files.is_empty() {
         bail!("nothing to score: the paths hold no PNG, JPEG or NIfTI file");

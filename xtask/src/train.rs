@@ -402,6 +402,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         split.train.truncate(limit);
     }
     let selected = backend::select(args.backend)?;
+    // run.json records the network; how this device computes its convolutions is the device's.
+    let on_device = |config: &lran::train::TrainConfig| lran::train::TrainConfig {
+        model: config.model.with_conv(selected.conv),
+        ..config.clone()
+    };
     let run_dir = RunDir::new(&args.runs_dir, &args.run_name());
 
     let (mut trainer, mut progress) = if args.resume {
@@ -413,7 +418,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             );
         }
         let (state, progress) = run_dir.load_last()?;
-        let trainer = Trainer::restore(config.clone(), &selected.device, state)
+        let trainer = Trainer::restore(on_device(&config), &selected.device, state)
             .with_context(|| format!("cannot resume from {}", run_dir.root.display()))?;
         eprintln!(
             "resuming {} after epoch {}",
@@ -430,7 +435,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             std::fs::remove_dir_all(&run_dir.root)
                 .with_context(|| format!("cannot clear {}", run_dir.root.display()))?;
         }
-        let trainer = Trainer::new(config.clone(), &selected.device)?;
+        let trainer = Trainer::new(on_device(&config), &selected.device)?;
         (
             trainer,
             Progress {

@@ -448,8 +448,24 @@ fn the_brain_suite_summarises_the_protocol_of_its_results_files() {
                 > 0.0
         );
         assert!(eval["steps"].as_u64().unwrap() > 0);
+        // The synthetic check records the lesions it drew and its shares at the threshold.
+        let synthetic = &eval["synthetic"];
+        assert_eq!(run["brain"]["synthetic.latent_auroc"], synthetic["latent_auc"]);
+        assert_eq!(run["validation_latent_auc"], synthetic["latent_auc"]);
+        assert!(synthetic["lesions"]["radius"].is_array(), "{synthetic}");
+        let flagged = synthetic["flagged"]["latent_lesioned"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&flagged));
+        assert_eq!(run["brain"]["synthetic.latent_flagged_lesioned"], flagged);
         pooled.push(latent["pooled"]["auroc"].as_f64().unwrap());
     }
+    // The model to ship is the seed with the better synthetic-lesion validation AUROC.
+    let validation: Vec<f64> = runs
+        .iter()
+        .map(|r| r["validation_latent_auc"].as_f64().unwrap())
+        .collect();
+    let best = if validation[1] > validation[0] { 1 } else { 0 };
+    assert_eq!(summary["chosen"]["file"], runs[best]["file"]);
+    assert_eq!(summary["chosen"]["seed"], runs[best]["seed"]);
     let mean = summary["brain"]["latent.auroc"]["mean"].as_f64().unwrap();
     assert!(
         (mean - (pooled[0] + pooled[1]) / 2.0).abs() < 1e-12,
@@ -479,8 +495,32 @@ fn the_brain_suite_summarises_the_protocol_of_its_results_files() {
         "PSNR inside the brain",
         "Goals (means over seeds)",
         "| seed | latent AUROC |",
+        "The validation check (SYNTHETIC lesions",
+        "models/brain-t1",
     ] {
         assert!(report.contains(expected), "{expected}: {report}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The committed brain suite and the shipped model agree: `models/brain-t1` is the seed the suite
+/// chose on validation data, and its eval.json is that seed's results file.
+#[test]
+fn the_shipped_brain_model_is_the_seed_the_brain_suite_chose() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let summary = json(&root.join("results/brain/summary.json"));
+    let chosen = &summary["chosen"];
+    assert!(chosen.is_object(), "results/brain/summary.json names no chosen model");
+    let best = summary["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["validation_latent_auc"].as_f64().unwrap())
+        .fold(f64::NEG_INFINITY, f64::max);
+    assert_eq!(chosen["validation_latent_auc"].as_f64().unwrap(), best);
+    let model = json(&root.join("models/brain-t1/model.json"));
+    assert_eq!(model["provenance"]["seed"], chosen["seed"]);
+    let shipped = json(&root.join("models/brain-t1/eval.json"));
+    let results = json(&root.join("results/brain").join(chosen["file"].as_str().unwrap()));
+    assert_eq!(shipped, results, "models/brain-t1/eval.json is not the chosen results file");
 }

@@ -7,7 +7,7 @@ pub mod labelled;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use lran::ModelConfig;
 use lran::data::{Protocol, Split};
@@ -86,6 +86,14 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
         .join("../shared/data")
         .join(name);
     dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+}
+
+/// `--data-dir`, or else the shared brain data, or an error saying to pass one.
+pub fn brain_dir_or_shared(data_dir: Option<PathBuf>) -> Result<PathBuf> {
+    match data_dir {
+        Some(dir) => Ok(dir),
+        None => shared_data("brain").context("no ../shared/data/brain: pass --data-dir"),
+    }
 }
 
 pub fn load(spec: &DatasetSpec, config: &ModelConfig) -> Result<LoadedData> {
