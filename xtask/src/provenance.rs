@@ -36,16 +36,38 @@ pub fn repository_root() -> PathBuf {
 /// `git describe --always --dirty`; outside a git checkout (a copy of the tree on a GPU
 /// machine), `LRAN_COMMIT` as the script that built the binary recorded it; else "unknown".
 pub fn commit() -> String {
-    Command::new("git")
-        .args(["describe", "--always", "--dirty", "--abbrev=12"])
-        .current_dir(repository_root())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .or_else(|| std::env::var("LRAN_COMMIT").ok().filter(|c| !c.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(repository_root())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(head) => {
+            let mut args = vec!["status", "--porcelain", "--", "."];
+            args.extend(OUTPUTS.iter().map(|path| path.as_str()));
+            let dirty = git(&args).is_none_or(|changes| !changes.is_empty());
+            if dirty { format!("{head}-dirty") } else { head }
+        }
+        None => std::env::var("LRAN_COMMIT")
+            .ok()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "unknown".into()),
+    }
 }
+
+/// What lran's own commands write into the checkout (results, exported models, the report in
+/// the README, figures, the gallery): changes there do not make the code "dirty", so results
+/// re-derived one after another at a clean commit name that commit.
+static OUTPUTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    ["results", "models", "runs", "docs", "www/samples", "README.md"]
+        .iter()
+        .map(|path| format!(":(exclude){path}"))
+        .collect()
+});
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
