@@ -103,6 +103,28 @@ impl ModelCard {
         card.model
             .validate()
             .map_err(|e| LranError::model(name, e.to_string()))?;
+        // A brain model states its slice pipeline too: its slices must be the network's input.
+        if let Some(brain) = &card.brain_input {
+            if brain.slices.image_size != card.model.image_size {
+                return Err(LranError::model(
+                    name,
+                    format!(
+                        "model.json cuts {0}×{0} brain slices for a {1}×{1} network",
+                        brain.slices.image_size, card.model.image_size
+                    ),
+                ));
+            }
+            if brain.modalities.len() != card.model.channels {
+                return Err(LranError::model(
+                    name,
+                    format!(
+                        "model.json names {} modalities for a network of {} channels",
+                        brain.modalities.len(),
+                        card.model.channels
+                    ),
+                ));
+            }
+        }
         Ok(card)
     }
 }

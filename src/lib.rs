@@ -17,7 +17,7 @@ pub mod conv;
 pub mod data;
 pub mod error;
 pub mod export;
-#[cfg(feature = "train")]
+#[cfg(feature = "gate")]
 pub mod gate;
 pub mod latent_views;
 #[cfg(feature = "train")]

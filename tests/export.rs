@@ -258,3 +258,26 @@ fn half_precision_exports_halve_the_weights_and_keep_the_scores() {
         "{err}"
     );
 }
+
+/// A brain card's slice pipeline must feed its network: a model.json whose slices are cut at
+/// another size, or name another number of modalities, is refused on load (the page would
+/// otherwise fail deep inside the network, or score the wrong pixels).
+#[test]
+fn a_brain_card_whose_slices_do_not_fit_its_network_is_refused() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/brain-t1/model.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(ModelCard::from_json("model.json", &text).is_ok());
+    let mut card: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let size = card["model"]["image_size"].as_u64().unwrap();
+    card["brain_input"]["slices"]["image_size"] = serde_json::json!(size / 2);
+    let err = ModelCard::from_json("model.json", &card.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("brain slices for a"), "{err}");
+    let mut card: serde_json::Value = serde_json::from_str(&text).unwrap();
+    card["brain_input"]["modalities"] = serde_json::json!(["t1", "flair"]);
+    let err = ModelCard::from_json("model.json", &card.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("modalities for a network of 1 channels"), "{err}");
+}
