@@ -492,7 +492,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         let started = Instant::now();
         let losses = trainer.train_epoch(&split.train, epoch, |l| {
             bar.set_message(format!(
-                "G {:.3} rec {:.4} adv {:.4} lat {:.4} lr {:.3} D {:.3}",
+                "G {:.3} rec {:.4} adv {:.4} lat {:.4} low-rank {:.3} D {:.3}",
                 l.generator, l.reconstruction, l.adversarial, l.latent, l.low_rank, l.discriminator
             ));
             bar.inc(1);
