@@ -276,7 +276,8 @@ pub fn compare_training_configs(
             report.candidate_seconds += started.elapsed().as_secs_f64();
             match result {
                 Ok(b) => {
-                    let (name, difference) = a.named()
+                    let (name, difference) = a
+                        .named()
                         .iter()
                         .zip(b.named())
                         .map(|(&(name, x), (_, y))| {
@@ -359,7 +360,7 @@ pub fn compare_training_configs(
             &on_reference.generator.valid().to_device(&reference.clone()),
             batch_of(steps, reference),
         );
-            let candidate_scores = score_batch(
+        let candidate_scores = score_batch(
             &on_candidate.generator.valid().to_device(&candidate.clone()),
             batch_of(steps, candidate),
         );

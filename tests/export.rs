@@ -279,5 +279,8 @@ fn a_brain_card_whose_slices_do_not_fit_its_network_is_refused() {
     let err = ModelCard::from_json("model.json", &card.to_string())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("modalities for a network of 1 channels"), "{err}");
+    assert!(
+        err.contains("modalities for a network of 1 channels"),
+        "{err}"
+    );
 }

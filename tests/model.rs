@@ -111,7 +111,10 @@ fn one_generator_computes_alike_with_either_convolution_algorithm() {
     assert!(gemm_difference < 1e-4, "{gemm_difference}");
     // Another summation order shows (the matmul form did run), and the native model is
     // untouched by its clone's switch: bit for bit what it computed before.
-    assert!(gemm_difference > 0.0, "the gemm model computed exactly what burn's ops did");
+    assert!(
+        gemm_difference > 0.0,
+        "the gemm model computed exactly what burn's ops did"
+    );
     let repeat_difference: f32 = (a.reconstruction.clone() - again.reconstruction)
         .abs()
         .max()

@@ -275,7 +275,8 @@ mod tests {
                 let i = j % (SIZE * SIZE);
                 let (r, c) = ((i / SIZE) as f32, (i % SIZE) as f32);
                 if brain[i] {
-                    0.5 * (0.9 * r).sin() * (0.7 * c).cos() + if j < SIZE * SIZE { 0.1 } else { -0.1 }
+                    0.5 * (0.9 * r).sin() * (0.7 * c).cos()
+                        + if j < SIZE * SIZE { 0.1 } else { -0.1 }
                 } else {
                     -1.0
                 }
@@ -308,7 +309,8 @@ mod tests {
             assert_eq!(a.input[SIZE * SIZE + i], -1.0);
         }
         // Radii follow the brain's size: on a brain of half the radius, lesions are half as big.
-        let brain_radius = (brain.iter().filter(|&&b| b).count() as f32 / std::f32::consts::PI).sqrt();
+        let brain_radius =
+            (brain.iter().filter(|&&b| b).count() as f32 / std::f32::consts::PI).sqrt();
         let small_brain: Vec<bool> = (0..SIZE * SIZE)
             .map(|i| {
                 let (r, c) = ((i / SIZE) as f32 - 23.5, (i % SIZE) as f32 - 23.5);
@@ -318,13 +320,22 @@ mod tests {
         let small_radius =
             (small_brain.iter().filter(|&&b| b).count() as f32 / std::f32::consts::PI).sqrt();
         let small_input: Vec<f32> = (0..2 * SIZE * SIZE)
-            .map(|j| if small_brain[j % (SIZE * SIZE)] { input[j] } else { -1.0 })
+            .map(|j| {
+                if small_brain[j % (SIZE * SIZE)] {
+                    input[j]
+                } else {
+                    -1.0
+                }
+            })
             .collect();
         for seed in 0..50 {
             let big = insert_lesion(&input, &brain, 2, SIZE, &config, &mut SplitMix64::new(seed))
                 .unwrap();
             let share = big.radius_pixels / brain_radius;
-            assert!(share >= config.radius.0 - 1e-4 && share <= config.radius.1 + 1e-4, "{share}");
+            assert!(
+                share >= config.radius.0 - 1e-4 && share <= config.radius.1 + 1e-4,
+                "{share}"
+            );
             let small = insert_lesion(
                 &small_input,
                 &small_brain,
@@ -335,12 +346,22 @@ mod tests {
             )
             .unwrap();
             let ratio = small.radius_pixels / big.radius_pixels;
-            assert!((ratio - small_radius / brain_radius).abs() < 1e-3, "{ratio}");
+            assert!(
+                (ratio - small_radius / brain_radius).abs() < 1e-3,
+                "{ratio}"
+            );
         }
         // No brain, no lesion.
         assert!(
-            insert_lesion(&input, &vec![false; SIZE * SIZE], 2, SIZE, &config, &mut SplitMix64::new(1))
-                .is_none()
+            insert_lesion(
+                &input,
+                &vec![false; SIZE * SIZE],
+                2,
+                SIZE,
+                &config,
+                &mut SplitMix64::new(1)
+            )
+            .is_none()
         );
     }
 
@@ -353,7 +374,12 @@ mod tests {
         };
         let plane = SIZE * SIZE;
         let mut sorted: Vec<Vec<f32>> = (0..2)
-            .map(|c| (0..plane).filter(|&i| brain[i]).map(|i| input[c * plane + i]).collect())
+            .map(|c| {
+                (0..plane)
+                    .filter(|&i| brain[i])
+                    .map(|i| input[c * plane + i])
+                    .collect()
+            })
             .collect();
         for values in &mut sorted {
             values.sort_by(f32::total_cmp);
@@ -361,7 +387,8 @@ mod tests {
         let (mut dark, mut bright) = (0, 0);
         for seed in 0..40 {
             let lesioned =
-                insert_lesion(&input, &brain, 2, SIZE, &config, &mut SplitMix64::new(seed)).unwrap();
+                insert_lesion(&input, &brain, 2, SIZE, &config, &mut SplitMix64::new(seed))
+                    .unwrap();
             let core = core_pixels(&lesioned);
             assert!(!core.is_empty());
             for (c, values) in sorted.iter().enumerate() {
@@ -380,9 +407,15 @@ mod tests {
                 // ... and the tissue's pattern inside it is gone (only the softer texture is left).
                 let texture_left = {
                     let m = inside;
-                    mean(core.iter().map(|&i| (lesioned.input[c * plane + i] - m).abs()))
+                    mean(
+                        core.iter()
+                            .map(|&i| (lesioned.input[c * plane + i] - m).abs()),
+                    )
                 };
-                assert!(texture_left < spread_before, "{texture_left} vs {spread_before}");
+                assert!(
+                    texture_left < spread_before,
+                    "{texture_left} vs {spread_before}"
+                );
             }
         }
         // Both kinds are drawn.
@@ -399,31 +432,54 @@ mod tests {
             mass_effect: (0.0, 0.0),
             ..LesionConfig::default()
         };
-        let still = insert_lesion(&input, &brain, 2, SIZE, &unpainted, &mut SplitMix64::new(3))
-            .unwrap();
+        let still =
+            insert_lesion(&input, &brain, 2, SIZE, &unpainted, &mut SplitMix64::new(3)).unwrap();
         for i in 0..2 * plane {
-            assert!((still.input[i] - input[i]).abs() < 1e-4, "pixel {i} moved without mass effect");
+            assert!(
+                (still.input[i] - input[i]).abs() < 1e-4,
+                "pixel {i} moved without mass effect"
+            );
         }
         let pushed_config = LesionConfig {
             mass_effect: (0.4, 0.4),
             ..unpainted
         };
-        let pushed =
-            insert_lesion(&input, &brain, 2, SIZE, &pushed_config, &mut SplitMix64::new(3)).unwrap();
+        let pushed = insert_lesion(
+            &input,
+            &brain,
+            2,
+            SIZE,
+            &pushed_config,
+            &mut SplitMix64::new(3),
+        )
+        .unwrap();
         let (row, column) = pushed.centre;
         let distance = |i: usize| {
-            let (r, c) = ((i / SIZE) as f32 - row as f32, (i % SIZE) as f32 - column as f32);
+            let (r, c) = (
+                (i / SIZE) as f32 - row as f32,
+                (i % SIZE) as f32 - column as f32,
+            );
             (r * r + c * c).sqrt()
         };
         let radius = pushed.radius_pixels;
         let near: Vec<usize> = (0..plane)
             .filter(|&i| brain[i] && distance(i) > radius && distance(i) < 1.5 * radius)
             .collect();
-        let moved = near.iter().filter(|&&i| (pushed.input[i] - input[i]).abs() > 0.02).count();
-        assert!(moved * 3 > near.len(), "{moved} of {} pixels next to the lesion moved", near.len());
+        let moved = near
+            .iter()
+            .filter(|&&i| (pushed.input[i] - input[i]).abs() > 0.02)
+            .count();
+        assert!(
+            moved * 3 > near.len(),
+            "{moved} of {} pixels next to the lesion moved",
+            near.len()
+        );
         let far = (0..plane).filter(|&i| brain[i] && distance(i) > radius * 8.0);
         for i in far {
-            assert!((pushed.input[i] - input[i]).abs() < 0.02, "pixel {i} far away moved");
+            assert!(
+                (pushed.input[i] - input[i]).abs() < 0.02,
+                "pixel {i} far away moved"
+            );
         }
     }
 }

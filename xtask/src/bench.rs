@@ -301,14 +301,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 for &batch in &args.batches {
                     for &mode in &args.modes {
                         let (rate, runs, first) =
-                            measure(&args, &selected.device, shape, batch, mode, algorithm).with_context(
-                                || {
+                            measure(&args, &selected.device, shape, batch, mode, algorithm)
+                                .with_context(|| {
                                     format!(
                                         "{shape:?} batch {batch} {mode:?} on {}",
                                         selected.description
                                     )
-                                },
-                            )?;
+                                })?;
                         eprintln!(
                             "{:<20} conv {conv:<6} {:<10} batch {batch:<4} {:<9} {rate:>9.1} img/s (first step {first:.2} s)",
                             selected.name,

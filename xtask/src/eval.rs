@@ -136,11 +136,7 @@ pub struct SyntheticFlagged {
 }
 
 impl SyntheticFlagged {
-    fn of(
-        scores: &lran::score::Scores,
-        lesioned: &[bool],
-        calibration: &ScoreCalibration,
-    ) -> Self {
+    fn of(scores: &lran::score::Scores, lesioned: &[bool], calibration: &ScoreCalibration) -> Self {
         let share = |values: &[f32], threshold: f32, wanted: bool| {
             let (flagged, total) = values
                 .iter()
@@ -520,7 +516,12 @@ pub fn reconstruction_sheet(
         (synthetic, &lesioned),
         (&split.test, &tumour),
     ];
-    let panel_rows = panels.iter().map(|(_, p)| p.len()).max().unwrap_or(0).max(1) as u32;
+    let panel_rows = panels
+        .iter()
+        .map(|(_, p)| p.len())
+        .max()
+        .unwrap_or(0)
+        .max(1) as u32;
     let mut sheet = RgbImage::from_pixel(
         3 * (3 * (tile + 2) + 8) + 2,
         panel_rows * (tile + 2) + 2,

@@ -12,6 +12,7 @@ mod inspect;
 mod provenance;
 mod report;
 mod reproduce;
+mod results;
 mod run;
 mod samples;
 mod score;

@@ -63,10 +63,17 @@ pub fn commit() -> String {
 /// the README, figures, the gallery): changes there do not make the code "dirty", so results
 /// re-derived one after another at a clean commit name that commit.
 static OUTPUTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    ["results", "models", "runs", "docs", "www/samples", "README.md"]
-        .iter()
-        .map(|path| format!(":(exclude){path}"))
-        .collect()
+    [
+        "results",
+        "models",
+        "runs",
+        "docs",
+        "www/samples",
+        "README.md",
+    ]
+    .iter()
+    .map(|path| format!(":(exclude){path}"))
+    .collect()
 });
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

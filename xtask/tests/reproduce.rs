@@ -450,7 +450,10 @@ fn the_brain_suite_summarises_the_protocol_of_its_results_files() {
         assert!(eval["steps"].as_u64().unwrap() > 0);
         // The synthetic check records the lesions it drew and its shares at the threshold.
         let synthetic = &eval["synthetic"];
-        assert_eq!(run["brain"]["synthetic.latent_auroc"], synthetic["latent_auc"]);
+        assert_eq!(
+            run["brain"]["synthetic.latent_auroc"],
+            synthetic["latent_auc"]
+        );
         assert_eq!(run["validation_latent_auc"], synthetic["latent_auc"]);
         assert!(synthetic["lesions"]["radius"].is_array(), "{synthetic}");
         let flagged = synthetic["flagged"]["latent_lesioned"].as_f64().unwrap();
@@ -510,7 +513,10 @@ fn the_shipped_brain_model_is_the_seed_the_brain_suite_chose() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let summary = json(&root.join("results/brain/summary.json"));
     let chosen = &summary["chosen"];
-    assert!(chosen.is_object(), "results/brain/summary.json names no chosen model");
+    assert!(
+        chosen.is_object(),
+        "results/brain/summary.json names no chosen model"
+    );
     let best = summary["runs"]
         .as_array()
         .unwrap()
@@ -521,6 +527,13 @@ fn the_shipped_brain_model_is_the_seed_the_brain_suite_chose() {
     let model = json(&root.join("models/brain-t1/model.json"));
     assert_eq!(model["provenance"]["seed"], chosen["seed"]);
     let shipped = json(&root.join("models/brain-t1/eval.json"));
-    let results = json(&root.join("results/brain").join(chosen["file"].as_str().unwrap()));
-    assert_eq!(shipped, results, "models/brain-t1/eval.json is not the chosen results file");
+    let results = json(
+        &root
+            .join("results/brain")
+            .join(chosen["file"].as_str().unwrap()),
+    );
+    assert_eq!(
+        shipped, results,
+        "models/brain-t1/eval.json is not the chosen results file"
+    );
 }
