@@ -44,17 +44,6 @@ pub enum ConvChoice {
     Gemm,
 }
 
-static CONV_CHOICE: OnceLock<ConvChoice> = OnceLock::new();
-
-/// Called once by `main` with the command line's `--conv`.
-pub fn set_conv_choice(choice: ConvChoice) {
-    let _ = CONV_CHOICE.set(choice);
-}
-
-pub fn conv_choice() -> ConvChoice {
-    CONV_CHOICE.get().copied().unwrap_or(ConvChoice::Auto)
-}
-
 /// The convolution algorithm `choice` means. `auto` is burn's own on every backend for now
 /// (see ConvChoice::Auto); when a GPU measurement says otherwise, this takes the backend.
 pub fn conv_algorithm_for(choice: ConvChoice) -> ConvAlgorithm {
@@ -64,11 +53,11 @@ pub fn conv_algorithm_for(choice: ConvChoice) -> ConvAlgorithm {
     }
 }
 
-/// The device for `backend` with the command line's convolution algorithm, named in the
+/// The device for `backend` with the convolution algorithm `conv` means, named in the
 /// description, so results files record it.
-pub fn select(backend: Backend) -> Result<SelectedDevice> {
+pub fn select(backend: Backend, conv: ConvChoice) -> Result<SelectedDevice> {
     let mut selected = select_device(backend)?;
-    selected.conv = conv_algorithm_for(conv_choice());
+    selected.conv = conv_algorithm_for(conv);
     selected
         .description
         .push_str(&format!(", conv {}", selected.conv.name()));

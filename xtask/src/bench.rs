@@ -245,7 +245,7 @@ fn measure(
     Ok((median(&rates), rates, first))
 }
 
-pub fn run(args: BenchArgs) -> Result<()> {
+pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
     if args.runs == 0 || args.steps_per_run == 0 || args.warmup == 0 {
         bail!("--warmup, --runs and --steps-per-run must be at least 1");
     }
@@ -254,7 +254,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     let backends = if args.backends.is_empty() {
         let mut found = vec![Backend::Cpu];
-        if backend::select(Backend::Wgpu).is_ok() {
+        if backend::select_device(Backend::Wgpu).is_ok() {
             found.push(Backend::Wgpu);
         }
         found
@@ -291,7 +291,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     };
     for (backend, selected) in &selected_devices {
         let backend = *backend;
-        let algorithms = match backend::conv_choice() {
+        let algorithms = match conv {
             ConvChoice::Auto => vec![ConvAlgorithm::Native, ConvAlgorithm::Gemm],
             choice => vec![backend::conv_algorithm_for(choice)],
         };

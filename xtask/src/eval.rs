@@ -257,15 +257,15 @@ pub fn named_scores(set: &ImageSet, scores: &lran::score::Scores) -> Vec<ImageSc
         .collect()
 }
 
-pub fn run(args: EvalArgs) -> Result<()> {
+pub fn run(args: EvalArgs, conv: backend::ConvChoice) -> Result<()> {
     match (&args.run, &args.model) {
-        (Some(run), None) => run_eval(run, &args),
-        (None, Some(model)) => crate::eval_model::run(model, &args),
+        (Some(run), None) => run_eval(run, &args, conv),
+        (None, Some(model)) => crate::eval_model::run(model, &args, conv),
         _ => anyhow::bail!("give either --run or --model"),
     }
 }
 
-fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
+fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()> {
     let started = Instant::now();
     let run_dir = RunDir::new(&args.runs_dir, run);
     let info = run_dir.read_info()?;
@@ -273,7 +273,7 @@ fn run_eval(run: &str, args: &EvalArgs) -> Result<()> {
     let progress = run_dir.read_progress()?;
     let data = rebuild_data(&info)?;
     let split = data.split;
-    let selected = backend::select(args.backend)?;
+    let selected = backend::select(args.backend, conv)?;
     let device = selected.device.clone();
     let generator = lran::export::load_generator(&info.train.model, weights, &device, &info.name)?
         .with_conv(selected.conv);

@@ -276,9 +276,9 @@ fn per_case(
         .collect()
 }
 
-pub fn run(model_dir: &Path, args: &EvalArgs) -> Result<()> {
+pub fn run(model_dir: &Path, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()> {
     let started = Instant::now();
-    let selected = backend::select(args.backend)?;
+    let selected = backend::select(args.backend, conv)?;
     let model = ScoringModel::from_dir(model_dir, &selected.device)
         .with_context(|| format!("cannot load the model in {}", model_dir.display()))?
         .with_conv(selected.conv);

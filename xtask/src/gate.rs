@@ -73,7 +73,7 @@ struct GateResults {
     kernel_checks: Vec<KernelCheck>,
 }
 
-pub fn run(args: GateArgs) -> Result<()> {
+pub fn run(args: GateArgs, conv: backend::ConvChoice) -> Result<()> {
     if args.mode == Mode::Score {
         bail!("--mode takes generator or gan: the gate always compares scores after training");
     }
@@ -81,7 +81,7 @@ pub fn run(args: GateArgs) -> Result<()> {
     // chose for wgpu.
     let mut reference = backend::select_device(Backend::Cpu)?;
     reference.description.push_str(", conv native");
-    let candidate = backend::select(Backend::Wgpu)?;
+    let candidate = backend::select(Backend::Wgpu, conv)?;
     let model = args.shape.model(args.tiny).with_conv(candidate.conv);
     let config = train_config(model, args.batch, args.mode);
     eprintln!(

@@ -76,17 +76,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    backend::set_conv_choice(cli.conv);
     let outcome = match cli.command {
         Command::Data { command } => inspect::run(command),
-        Command::Train(args) => train::run(args),
-        Command::Eval(args) => eval::run(args),
-        Command::Score(args) => score::run(args),
+        Command::Train(args) => train::run(args, cli.conv),
+        Command::Eval(args) => eval::run(args, cli.conv),
+        Command::Score(args) => score::run(args, cli.conv),
         Command::Export(args) => export::run(args),
         Command::Web(args) => web::run(args),
-        Command::Bench(args) => bench::run(args),
-        Command::Gate(args) => gate::run(args),
-        Command::Reproduce(args) => reproduce::run(args),
+        Command::Bench(args) => bench::run(args, cli.conv),
+        Command::Gate(args) => gate::run(args, cli.conv),
+        Command::Reproduce(args) => reproduce::run(args, cli.conv),
         Command::Report(args) => report::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Dist(args) => web::run_dist(args),

@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, ConvChoice};
 use crate::eval::{self, EvalArgs, EvalResults};
 use crate::provenance::{command_line, commit, now_unix, write_json};
 use crate::results::{
@@ -341,7 +341,7 @@ fn parse_train(arguments: &[String]) -> Result<TrainArgs> {
         .map_err(|e| anyhow::anyhow!("invalid train options: {e}"))
 }
 
-pub fn run(args: ReproduceArgs) -> Result<()> {
+pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
     if args.suite == Suite::Scores {
         return scores(&args);
     }
@@ -392,19 +392,22 @@ pub fn run(args: ReproduceArgs) -> Result<()> {
             }
             let trained = progress.is_some_and(|p| p.epoch >= args.epochs());
             if !(args.resume && trained) {
-                train::run(parse_train(&train_args)?)
+                train::run(parse_train(&train_args)?, conv)
                     .with_context(|| format!("training {}", plan.name))?;
             }
-            eval::run(EvalArgs {
-                run: Some(plan.name.clone()),
-                model: None,
-                dataset: None,
-                data_dir: None,
-                test_dir: None,
-                runs_dir: args.runs_dir.clone(),
-                out: Some(path.clone()),
-                backend: args.backend,
-            })
+            eval::run(
+                EvalArgs {
+                    run: Some(plan.name.clone()),
+                    model: None,
+                    dataset: None,
+                    data_dir: None,
+                    test_dir: None,
+                    runs_dir: args.runs_dir.clone(),
+                    out: Some(path.clone()),
+                    backend: args.backend,
+                },
+                conv,
+            )
             .with_context(|| format!("evaluating {}", plan.name))?;
         }
         let results = read_results(&path)?;

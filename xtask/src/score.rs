@@ -342,7 +342,7 @@ fn write_csv(path: &Path, rows: &[ScoreRow]) -> Result<()> {
     Ok(())
 }
 
-pub fn run(args: ScoreArgs) -> Result<()> {
+pub fn run(args: ScoreArgs, conv: backend::ConvChoice) -> Result<()> {
     if args.batch == 0 {
         bail!("--batch must be at least 1");
     }
@@ -357,7 +357,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         },
         None => None,
     };
-    let selected = backend::select(args.backend)?;
+    let selected = backend::select(args.backend, conv)?;
     let model = ScoringModel::from_dir(&args.model, &selected.device)
         .with_context(|| format!("cannot load the model in {}", args.model.display()))?
         .with_conv(selected.conv);

@@ -372,7 +372,7 @@ fn p95(values: &[f32]) -> f32 {
     percentile(&sorted, 95.0)
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
+pub fn run(args: TrainArgs, conv: backend::ConvChoice) -> Result<()> {
     if args.normal_class > 9 {
         bail!(
             "--normal-class {} is outside the classes 0–9",
@@ -401,7 +401,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(limit) = args.max_train_images {
         split.train.truncate(limit);
     }
-    let selected = backend::select(args.backend)?;
+    let selected = backend::select(args.backend, conv)?;
     // run.json records the network; how this device computes its convolutions is the device's.
     let on_device = |config: &lran::train::TrainConfig| lran::train::TrainConfig {
         model: config.model.with_conv(selected.conv),
