@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser};
+use clap::{Args, Parser, ValueEnum};
 
 use crate::backend::{Backend, ConvChoice};
 use crate::eval::{self, EvalArgs, EvalResults};
@@ -85,6 +85,15 @@ pub struct ReproduceArgs {
     pub runs_dir: PathBuf,
 }
 
+/// How `value` is spelled on the command line (clap's name for it, not its `Debug` form).
+fn cli_value(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .expect("every value of lran's flags has a name")
+        .get_name()
+        .to_string()
+}
+
 /// `cargo xtask train` options shared by every run of the suite.
 fn common_options(args: &ReproduceArgs) -> Vec<String> {
     let mut options = vec![
@@ -93,7 +102,7 @@ fn common_options(args: &ReproduceArgs) -> Vec<String> {
         "--epochs".into(),
         args.epochs().to_string(),
         "--backend".into(),
-        format!("{:?}", args.backend).to_lowercase(),
+        cli_value(args.backend),
         "--runs-dir".into(),
         args.runs_dir.display().to_string(),
         // Test AUCs per epoch are never used for selection; eval computes the final ones.
