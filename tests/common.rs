@@ -7,13 +7,17 @@ use lran::ModelConfig;
 use lran::data::idx::LabelledImages;
 use lran::data::{ImageSet, Protocol, Split};
 
-/// The MNIST sample embedded in xtask (real digits, committed with the repository).
-pub fn mnist_sample() -> (LabelledImages, LabelledImages) {
-    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+/// This checkout's root, read at run time: a warm target directory shared by checkouts may hold
+/// a test binary built in another (the compiled-in path names that one).
+pub fn repository_root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .join("xtask/data/mnist-sample");
+}
+
+/// The MNIST sample embedded in xtask (real digits, committed with the repository).
+pub fn mnist_sample() -> (LabelledImages, LabelledImages) {
+    let dir = repository_root().join("xtask/data/mnist-sample");
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     let train = LabelledImages::from_idx(
         "train-images",

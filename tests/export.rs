@@ -264,7 +264,7 @@ fn half_precision_exports_halve_the_weights_and_keep_the_scores() {
 /// otherwise fail deep inside the network, or score the wrong pixels).
 #[test]
 fn a_brain_card_whose_slices_do_not_fit_its_network_is_refused() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/brain-t1/model.json");
+    let path = common::repository_root().join("models/brain-t1/model.json");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(ModelCard::from_json("model.json", &text).is_ok());
     let mut card: serde_json::Value = serde_json::from_str(&text).unwrap();

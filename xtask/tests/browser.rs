@@ -34,11 +34,7 @@ const MODEL: &str = "mnist-digit1-tiny";
 const BRAIN_MODEL: &str = "brain-t1";
 
 fn root() -> PathBuf {
-    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    manifest.parent().unwrap().to_path_buf()
+    common::manifest_dir().parent().unwrap().to_path_buf()
 }
 
 fn chromium() -> PathBuf {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{scratch, xtask};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 fn stderr(output: &Output) -> String {
@@ -244,11 +244,7 @@ fn bench_writes_medians_with_provenance() {
     let path = dir.join(String::from_utf8_lossy(&output.stdout).trim());
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
-    let lock = std::fs::read_to_string(manifest.join("../Cargo.lock")).unwrap();
+    let lock = std::fs::read_to_string(common::manifest_dir().join("../Cargo.lock")).unwrap();
     let burn = results["burn_version"].as_str().unwrap();
     assert!(
         lock.contains(&format!("name = \"burn\"\nversion = \"{burn}\"")),

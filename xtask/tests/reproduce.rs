@@ -510,7 +510,7 @@ fn the_brain_suite_summarises_the_protocol_of_its_results_files() {
 /// chose on validation data, and its eval.json is that seed's results file.
 #[test]
 fn the_shipped_brain_model_is_the_seed_the_brain_suite_chose() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = common::manifest_dir().join("..");
     let summary = json(&root.join("results/brain/summary.json"));
     let chosen = &summary["chosen"];
     assert!(

@@ -25,13 +25,18 @@ pub fn scratch(suite: &str, name: &str) -> PathBuf {
     dir
 }
 
+/// xtask's folder in this checkout, read at run time: a warm target directory shared by
+/// checkouts may hold a test binary built in another (the compiled-in path names that one).
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// `../shared/data/<name>` beside this checkout. Absent, the caller skips its checks, unless
 /// CI=true or LRAN_REQUIRE_DATA=1 make that a failure.
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let manifest = manifest_dir();
     let dir = manifest.join("../../shared/data").join(name);
     if dir.is_dir() {
         return Some(dir.canonicalize().unwrap_or(dir));
@@ -49,9 +54,7 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
 
 /// The test digits of the MNIST sample built into xtask (`xtask/data/mnist-sample`).
 pub fn mnist_test_digits() -> lran::data::idx::LabelledImages {
-    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let manifest = manifest_dir();
     let dir = manifest.join("data/mnist-sample");
     let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
     lran::data::idx::LabelledImages::from_idx(
