@@ -136,22 +136,23 @@ pub struct SyntheticFlagged {
 }
 
 impl SyntheticFlagged {
+    /// Flagged as the page flags an image: [`lran::metrics::Calibration::is_anomalous`].
     fn of(scores: &lran::score::Scores, lesioned: &[bool], calibration: &ScoreCalibration) -> Self {
-        let share = |values: &[f32], threshold: f32, wanted: bool| {
+        let share = |values: &[f32], calibration: &lran::metrics::Calibration, wanted: bool| {
             let (flagged, total) = values
                 .iter()
                 .zip(lesioned)
                 .filter(|&(_, &l)| l == wanted)
                 .fold((0usize, 0usize), |(f, t), (&v, _)| {
-                    (f + usize::from(v > threshold), t + 1)
+                    (f + usize::from(calibration.is_anomalous(v)), t + 1)
                 });
             flagged as f64 / total.max(1) as f64
         };
         Self {
-            latent_lesioned: share(&scores.latent, calibration.latent.threshold, true),
-            latent_untouched: share(&scores.latent, calibration.latent.threshold, false),
-            pixel_lesioned: share(&scores.pixel, calibration.pixel.threshold, true),
-            pixel_untouched: share(&scores.pixel, calibration.pixel.threshold, false),
+            latent_lesioned: share(&scores.latent, &calibration.latent, true),
+            latent_untouched: share(&scores.latent, &calibration.latent, false),
+            pixel_lesioned: share(&scores.pixel, &calibration.pixel, true),
+            pixel_untouched: share(&scores.pixel, &calibration.pixel, false),
         }
     }
 }
@@ -504,7 +505,7 @@ pub fn reconstruction_sheet(
     let lesioned: Vec<usize> = healthy
         .iter()
         .filter_map(|&i| {
-            let name = format!("{} + synthetic lesion", split.validation.names[i]);
+            let name = crate::data::brain::lesioned_name(&split.validation.names[i]);
             synthetic.names.iter().position(|n| *n == name)
         })
         .collect();

@@ -33,8 +33,9 @@ pub fn repository_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `git describe --always --dirty`; outside a git checkout (a copy of the tree on a GPU
-/// machine), `LRAN_COMMIT` as the script that built the binary recorded it; else "unknown".
+/// The checked-out commit (12 hex digits), with "-dirty" when the code differs from it (changes
+/// to [`OUTPUTS`] do not count); outside a git checkout (a copy of the tree on a GPU machine),
+/// `LRAN_COMMIT` as the script that built the binary recorded it; else "unknown".
 pub fn commit() -> String {
     let git = |args: &[&str]| {
         Command::new("git")
@@ -48,7 +49,7 @@ pub fn commit() -> String {
     match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(head) => {
             let mut args = vec!["status", "--porcelain", "--", "."];
-            args.extend(OUTPUTS.iter().map(|path| path.as_str()));
+            args.extend(OUTPUTS);
             let dirty = git(&args).is_none_or(|changes| !changes.is_empty());
             if dirty { format!("{head}-dirty") } else { head }
         }
@@ -62,19 +63,14 @@ pub fn commit() -> String {
 /// What lran's own commands write into the checkout (results, exported models, the report in
 /// the README, figures, the gallery): changes there do not make the code "dirty", so results
 /// re-derived one after another at a clean commit name that commit.
-static OUTPUTS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    [
-        "results",
-        "models",
-        "runs",
-        "docs",
-        "www/samples",
-        "README.md",
-    ]
-    .iter()
-    .map(|path| format!(":(exclude){path}"))
-    .collect()
-});
+const OUTPUTS: [&str; 6] = [
+    ":(exclude)results",
+    ":(exclude)models",
+    ":(exclude)runs",
+    ":(exclude)docs",
+    ":(exclude)www/samples",
+    ":(exclude)README.md",
+];
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)

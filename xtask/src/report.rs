@@ -792,7 +792,7 @@ fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
     }
     if let Some(chosen) = &summary.chosen {
         out.push_str(&format!(
-            "\nShipped as `models/brain-t1`: seed {} (`{}`), by the rule: {} (its value {:.3}).\n",
+            "\nChosen to ship as `models/brain-t1`: seed {} (`{}`), by the rule: {} (its value {:.3}).\n",
             chosen.seed, chosen.file, chosen.rule, chosen.validation_latent_auc
         ));
     }

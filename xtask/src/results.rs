@@ -415,23 +415,29 @@ pub struct ChosenModel {
 
 /// The brain suite's choice (see [`ChosenModel`]); the first seed on a tie.
 pub fn choose_model(runs: &[RunSummary]) -> Option<ChosenModel> {
-    let mut best: Option<&RunSummary> = None;
-    for run in runs {
-        let Some(value) = run.validation_latent_auc.filter(|v| v.is_finite()) else {
-            continue;
-        };
-        if best.is_none_or(|b| value > b.validation_latent_auc.unwrap_or(f64::NEG_INFINITY)) {
-            best = Some(run);
-        }
-    }
-    best.map(|run| ChosenModel {
+    highest(runs, |run| run.validation_latent_auc).map(|(run, value)| ChosenModel {
         file: run.file.clone(),
         seed: run.seed,
         rule: "highest latent-score AUROC on synthetic lesions in the run's own healthy \
                validation slices (test figures not consulted)"
             .into(),
-        validation_latent_auc: run.validation_latent_auc.unwrap_or(f64::NAN),
+        validation_latent_auc: value,
     })
+}
+
+/// The item with the highest finite `value` (the first on a tie), with that value; items
+/// without one are passed over.
+fn highest<T>(items: &[T], value: impl Fn(&T) -> Option<f64>) -> Option<(&T, f64)> {
+    let mut best: Option<(&T, f64)> = None;
+    for item in items {
+        let Some(v) = value(item).filter(|v| v.is_finite()) else {
+            continue;
+        };
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((item, v));
+        }
+    }
+    best
 }
 
 fn group_key(run: &RunSummary, suite: Suite) -> String {
@@ -479,24 +485,18 @@ impl SuiteSummary {
 /// The tuning suite's rule: the highest mean synthetic-lesion validation AUC of the latent
 /// score (the first such group on a tie). Test AUCs play no part.
 pub fn select(groups: &[Group]) -> Option<Selection> {
-    let mut best: Option<(&Group, f64)> = None;
-    for group in groups {
-        let Some(validation) = group.validation_latent_auc else {
-            continue;
-        };
-        if validation.mean.is_finite() && best.is_none_or(|(_, v)| validation.mean > v) {
-            best = Some((group, validation.mean));
-        }
-    }
-    best.map(|(group, validation)| Selection {
-        options: group.key.clone(),
-        rule: "highest mean latent-score AUC on synthetic lesions in healthy validation slices \
+    highest(groups, |group| group.validation_latent_auc.map(|v| v.mean)).map(
+        |(group, validation)| Selection {
+            options: group.key.clone(),
+            rule:
+                "highest mean latent-score AUC on synthetic lesions in healthy validation slices \
                (test AUCs not consulted)"
-            .into(),
-        validation_latent_auc: validation,
-        test_latent_auc: group.latent_auc.mean,
-        test_pixel_auc: group.pixel_auc.mean,
-    })
+                    .into(),
+            validation_latent_auc: validation,
+            test_latent_auc: group.latent_auc.mean,
+            test_pixel_auc: group.pixel_auc.mean,
+        },
+    )
 }
 
 /// The score comparison: latent vs pixel AUC of every model the other suites trained.

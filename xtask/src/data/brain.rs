@@ -641,12 +641,7 @@ pub fn load_split(
             ) {
                 let name = &validation.names[i];
                 set.push_named(original, false, 0, format!("{name} (untouched)"));
-                set.push_named(
-                    lesioned.input,
-                    true,
-                    1,
-                    format!("{name} + synthetic lesion"),
-                );
+                set.push_named(lesioned.input, true, 1, lesioned_name(name));
             }
         }
         set
@@ -671,6 +666,12 @@ pub fn load_split(
         cases,
         layouts,
     })
+}
+
+/// The synthetic-lesion check's name for validation slice `name` with its lesion painted in
+/// (the untouched copy beside it is `<name> (untouched)`).
+pub fn lesioned_name(name: &str) -> String {
+    format!("{name} + synthetic lesion")
 }
 
 /// Test slices of labelled cases: tumour slices anomalous, healthy slices normal, named
