@@ -46,7 +46,7 @@ SHAPES = {"mnist32": 32, "ganomaly64": 64, "brain128": 128}
 
 
 def model_config(shape, tiny):
-    """ModelConfig::paper(1) / ::tiny(1) at the shape's size (xtask/src/bench.rs, Shape::model)."""
+    """ModelConfig::paper(1) / ::tiny(1) at the shape's size (xtask/src/checks/bench.rs, Shape::model)."""
     if tiny:
         return {"image_size": SHAPES[shape], "channels": 1, "latent_dim": 32, "base_width": 16}
     return {"image_size": SHAPES[shape], "channels": 1, "latent_dim": 100, "base_width": 64}

@@ -147,7 +147,7 @@ pub fn heatmap_rgba_in(colormap: Colormap, values: &[f32], max: f32) -> Vec<u8> 
 /// otherwise (the page's opacity slider starts here too: index.html).
 pub const DEFAULT_OVERLAY_OPACITY: f32 = 0.6;
 
-/// The page's residual overlay (www/app.js, `drawOverlay`): each pixel of `input_rgba` blended
+/// The page's residual overlay (www/slice-view.js, `drawOverlay`): each pixel of `input_rgba` blended
 /// at `opacity` with `colormap`'s colour of its residual, read from the same 256-entry lookup
 /// table at `residual / HEATMAP_MAX`. `residual` holds one value per pixel.
 pub fn overlay_rgba(

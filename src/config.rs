@@ -165,16 +165,19 @@ pub struct LossConfig {
 
 impl Default for LossConfig {
     fn default() -> Self {
-        Self {
-            reconstruction: LossTerm::on(50.0),
-            adversarial: LossTerm::on(1.0),
-            latent: LossTerm::on(1.0),
-            low_rank: LossTerm::on(0.1),
-        }
+        Self::DEFAULT
     }
 }
 
 impl LossConfig {
+    /// GANomaly's weights (w_rec 50, w_adv 1, w_lat 1) and the low-rank weight 0.1, all on.
+    pub const DEFAULT: LossConfig = LossConfig {
+        reconstruction: LossTerm::on(50.0),
+        adversarial: LossTerm::on(1.0),
+        latent: LossTerm::on(1.0),
+        low_rank: LossTerm::on(0.1),
+    };
+
     pub fn validate(&self) -> Result<()> {
         for (name, term) in self.named_terms() {
             if !term.weight.is_finite() || term.weight < 0.0 {

@@ -11,12 +11,14 @@
 //! unchanged.
 
 pub mod augment;
+pub mod card;
 pub mod colormap;
 pub mod config;
 pub mod conv;
 pub mod data;
 pub mod error;
-pub mod export;
+#[cfg(feature = "train")]
+pub mod fit;
 #[cfg(feature = "gate")]
 pub mod gate;
 pub mod latent_views;
@@ -28,6 +30,7 @@ pub mod preprocess;
 pub mod protocol;
 pub mod rng;
 pub mod score;
+pub mod scorer;
 #[cfg(feature = "train")]
 pub mod train;
 pub mod upload;

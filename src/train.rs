@@ -8,15 +8,16 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::augment::Augmentation;
+use crate::card::load_weights;
 use crate::config::{LossConfig, ModelConfig};
 use crate::data::ImageSet;
 use crate::error::{LranError, Result};
-use crate::export::load_weights;
 use crate::loss::{GeneratorLoss, discriminator_bce};
 use crate::metrics::roc_auc;
 use crate::model::{Discriminator, Generator, GeneratorOutput};
 use crate::rng::SplitMix64;
-use crate::score::{Scores, score_batch};
+use crate::score::Scores;
+use crate::scorer::score_set;
 
 /// A loss above this is treated as an explosion (the reconstruction term of images in
 /// [−1, 1] is at most 2·w_rec; nothing healthy comes near).
@@ -43,16 +44,26 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// GANomaly's Adam step size (the paper states 2e-3; GANomaly's code and ours use 2e-4).
+    pub const LEARNING_RATE: f64 = 2e-4;
+    /// GANomaly's Adam betas.
+    pub const BETA1: f32 = 0.5;
+    pub const BETA2: f32 = 0.999;
+    pub const BATCH_SIZE: usize = 64;
+    /// The decision threshold: this percentile of healthy validation scores (a 5 % false-alarm
+    /// rate on healthy images by construction).
+    pub const THRESHOLD_PERCENTILE: f64 = 95.0;
+
     pub fn new(model: ModelConfig) -> Self {
         Self {
             model,
             losses: LossConfig::default(),
-            learning_rate: 2e-4,
-            beta1: 0.5,
-            beta2: 0.999,
-            batch_size: 64,
+            learning_rate: Self::LEARNING_RATE,
+            beta1: Self::BETA1,
+            beta2: Self::BETA2,
+            batch_size: Self::BATCH_SIZE,
             seed: 0,
-            threshold_percentile: 95.0,
+            threshold_percentile: Self::THRESHOLD_PERCENTILE,
             augmentation: None,
         }
     }
@@ -388,62 +399,6 @@ impl Trainer {
             self.config.batch_size.max(64),
         )
     }
-}
-
-/// Scores `set` in batches with `generator` in inference mode on `device` (autodiff dropped).
-pub fn score_set(
-    generator: &Generator,
-    set: &ImageSet,
-    config: &ModelConfig,
-    device: &Device,
-    batch_size: usize,
-) -> Scores {
-    let device = device.clone().inner();
-    let generator = generator.valid().to_device(&device);
-    let indices: Vec<usize> = (0..set.len()).collect();
-    let mut scores = Scores::default();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        scores.extend(score_batch(&generator, set.batch(chunk, config, &device)));
-    }
-    scores
-}
-
-/// Scores `set` as [`score_set`] does and, in the same pass, each image's reconstruction PSNR
-/// (dB) inside its mask (`size × size`, applied to every channel): how well the model has
-/// learned to redraw what it was shown.
-pub fn score_and_psnr_set(
-    generator: &Generator,
-    set: &ImageSet,
-    masks: &[Vec<bool>],
-    config: &ModelConfig,
-    device: &Device,
-    batch_size: usize,
-) -> Result<(Scores, Vec<f64>)> {
-    if masks.len() != set.len() {
-        return Err(LranError::data(
-            "reconstruction quality",
-            format!("{} images but {} masks", set.len(), masks.len()),
-        ));
-    }
-    let device = device.clone().inner();
-    let generator = generator.valid().to_device(&device);
-    let indices: Vec<usize> = (0..set.len()).collect();
-    let mut psnr = Vec::with_capacity(set.len());
-    let mut scores = Scores::default();
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let detailed =
-            crate::score::DetailedTensors::new(&generator, set.batch(chunk, config, &device))
-                .read();
-        scores.extend(detailed.scores);
-        let reconstruction = crate::score::floats(detailed.reconstruction);
-        for (k, &i) in chunk.iter().enumerate() {
-            let image = set.image(i);
-            let mask: Vec<bool> = masks[i].iter().copied().cycle().take(image.len()).collect();
-            let redrawn = &reconstruction[k * image.len()..(k + 1) * image.len()];
-            psnr.push(crate::metrics::psnr_inside(image, redrawn, &mask).unwrap_or(f64::NAN));
-        }
-    }
-    Ok((scores, psnr))
 }
 
 /// Validation statistics and test AUCs of one model.

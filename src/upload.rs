@@ -3,9 +3,9 @@
 //! halves), so a file scores the same in the browser and from the shell.
 
 use crate::ModelConfig;
+use crate::card::ModelCard;
 use crate::data::brain::{SlicedCase, slice_image, slice_upload};
 use crate::error::{LranError, Result};
-use crate::export::ModelCard;
 use crate::preprocess::{decode_image, image_to_input, refuse_colour};
 
 /// An upload, read and preprocessed for one model.

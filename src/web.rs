@@ -6,14 +6,16 @@
 //!
 //! The page loads one of two builds of this crate: with the `webgpu` feature it scores on
 //! WebGPU (falling back to its own CPU backend if the adapter cannot be used), without it on
-//! the CPU only, a much smaller download for browsers that have no WebGPU.
+//! the CPU only, a much smaller download for browsers that have no WebGPU. What crosses to the
+//! page is www/protocol.js's contract.
 
 use burn::tensor::Device;
 use wasm_bindgen::prelude::*;
 
+use crate::card::ModelCard;
 use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
 use crate::data::brain::SlicedCase;
-use crate::export::{ImageReport, ModelCard, ScoringModel};
+use crate::scorer::{ImageReport, ScoringModel};
 use crate::upload::{upload_image, volume_slices};
 
 unsafe extern "C" {
@@ -152,42 +154,66 @@ impl Scorer {
         self.to_js(reports, &[])
     }
 
-    /// Reports as JS objects, with the input and reconstruction rendered to RGBA here (the
-    /// same gray mapping as everywhere else in lran).
+    /// Reports as JS objects holding what the page draws (see [`PageReport`]).
     fn to_js(&self, reports: Vec<ImageReport>, warnings: &[String]) -> Result<JsValue, JsError> {
         let config = self.model.config();
-        let rendered: Vec<RenderedReport> = reports
+        let rendered: Vec<PageReport> = reports
             .into_iter()
-            .map(|report| -> Result<RenderedReport, JsError> {
-                Ok(RenderedReport {
-                    input_rgba: image_rgba(&report.input, config.channels, config.image_size)
-                        .map_err(js_error)?,
-                    reconstruction_rgba: image_rgba(
-                        &report.reconstruction,
-                        config.channels,
-                        config.image_size,
-                    )
-                    .map_err(js_error)?,
-                    report,
-                    warnings: warnings.to_vec(),
-                })
-            })
+            .map(|report| PageReport::new(report, config, warnings))
             .collect::<Result<_, _>>()?;
         to_js_value(&rendered)
     }
 }
 
-/// A report plus its images as RGBA bytes for an `ImageData`.
+/// One scored image as the page draws it (the `report` of www/protocol.js): the scores and
+/// verdict, the input and reconstruction rendered to RGBA here (the same gray mapping as
+/// everywhere else in lran), the residual map for the heat overlay, z and ẑ for the latent bars
+/// and z's place in the latent explorer. The model's float input and reconstruction stay here:
+/// the page never reads them, and for a volume they were most of what crossed to it.
 #[derive(serde::Serialize)]
-struct RenderedReport {
-    #[serde(flatten)]
-    report: ImageReport,
+struct PageReport {
+    latent_score: f32,
+    pixel_score: f32,
+    normalised_score: f32,
+    healthy_percentile: f64,
+    threshold: f32,
+    anomalous: bool,
     #[serde(with = "serde_bytes_as_array")]
     input_rgba: Vec<u8>,
     #[serde(with = "serde_bytes_as_array")]
     reconstruction_rgba: Vec<u8>,
+    residual: Vec<f32>,
+    latent: Vec<f32>,
+    reconstructed_latent: Vec<f32>,
+    latent_xyz: Option<[f32; 3]>,
     /// Why the input may not be what the model was trained on; the page says so in the verdict.
     warnings: Vec<String>,
+}
+
+impl PageReport {
+    fn new(
+        report: ImageReport,
+        config: &crate::ModelConfig,
+        warnings: &[String],
+    ) -> Result<Self, JsError> {
+        let rgba =
+            |image: &[f32]| image_rgba(image, config.channels, config.image_size).map_err(js_error);
+        Ok(Self {
+            input_rgba: rgba(&report.input)?,
+            reconstruction_rgba: rgba(&report.reconstruction)?,
+            latent_score: report.latent_score,
+            pixel_score: report.pixel_score,
+            normalised_score: report.normalised_score,
+            healthy_percentile: report.healthy_percentile,
+            threshold: report.threshold,
+            anomalous: report.anomalous,
+            residual: report.residual,
+            latent: report.latent,
+            reconstructed_latent: report.reconstructed_latent,
+            latent_xyz: report.latent_xyz,
+            warnings: warnings.to_vec(),
+        })
+    }
 }
 
 /// RGBA bytes cross to JS as a `Uint8Array`, not as an array of numbers.

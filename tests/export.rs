@@ -4,53 +4,57 @@ mod common;
 
 use lran::ModelConfig;
 use lran::burn::tensor::Device;
-use lran::export::{
-    MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, Provenance, ScoringModel, WEIGHTS_FILE,
-    WeightsPrecision, generator_bytes, generator_bytes_in,
+use lran::card::{
+    MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, WEIGHTS_FILE, WeightsPrecision, generator_bytes,
+    generator_bytes_in,
 };
+use lran::fit::{FitData, FitStart, Fitted, Unobserved};
 use lran::metrics::ScoreCalibration;
-use lran::train::{TrainConfig, Trainer, score_set};
+use lran::scorer::{ScoringModel, score_set};
+use lran::train::{TrainConfig, Trainer};
 
-fn trained() -> (Trainer, lran::data::Split) {
+/// A model fitted for one epoch on a sample of digits: its card and f32 weights come from the
+/// fit (selected weights, healthy calibration), as `cargo xtask export` writes them.
+fn trained() -> (Trainer, Fitted, lran::data::Split) {
     let config = ModelConfig::tiny(1);
     let split = common::sample_split(4, &config);
     let mut train_config = TrainConfig::new(config);
     train_config.batch_size = 32;
     let mut trainer = Trainer::new(train_config, &Device::flex()).unwrap();
-    trainer
-        .train_epoch(&common::head(&split.train, 96), 0, |_| {})
+    let data = FitData {
+        train: &common::head(&split.train, 96),
+        validation: &split.validation,
+        test: None,
+    };
+    let fitted = trainer
+        .fit(data, 1, FitStart::default(), &mut Unobserved)
         .unwrap();
-    (trainer, split)
+    (trainer, fitted, split)
 }
 
-fn card(trainer: &Trainer, calibration: ScoreCalibration, weights: usize) -> ModelCard {
-    ModelCard {
-        format: MODEL_CARD_FORMAT.into(),
-        name: "test".into(),
-        model: trainer.config.model,
-        losses: trainer.config.losses,
-        preprocessing: PREPROCESSING.into(),
-        calibration,
-        provenance: Provenance::default(),
-        results: None,
-        brain_input: None,
-        latent_views: None,
-        weights_file: WEIGHTS_FILE.into(),
-        weights_bytes: weights,
-        weights_precision: WeightsPrecision::F32,
-    }
+fn card(trainer: &Trainer, fitted: &Fitted) -> ModelCard {
+    fitted.card("test", trainer.config.losses)
 }
 
 #[test]
 fn an_exported_model_scores_exactly_as_the_trainer() {
-    let (trainer, split) = trained();
+    let (trainer, fitted, split) = trained();
     let test = common::head(&split.test, 40);
     let from_trainer = trainer.score(&test);
+    // The card carries the fit's calibration: the healthy validation scores' own statistics.
     let calibration =
         ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
+    assert_eq!(fitted.selected.selection.calibration, calibration);
 
-    let weights = generator_bytes(&trainer.generator).unwrap();
-    let card = card(&trainer, calibration, weights.len());
+    let weights = fitted.selected.generator.clone();
+    assert_eq!(weights, generator_bytes(&trainer.generator).unwrap());
+    let card = card(&trainer, &fitted);
+    assert_eq!(card.format, MODEL_CARD_FORMAT);
+    assert_eq!(card.preprocessing, PREPROCESSING);
+    assert_eq!(
+        (card.weights_file.as_str(), card.weights_bytes),
+        (WEIGHTS_FILE, weights.len())
+    );
     let json = serde_json::to_string(&card).unwrap();
     let loaded = ScoringModel::from_bytes(
         ModelCard::from_json("model.json", &json).unwrap(),
@@ -139,11 +143,9 @@ fn an_exported_model_scores_exactly_as_the_trainer() {
 
 #[test]
 fn broken_exports_are_refused_with_a_reason() {
-    let (trainer, split) = trained();
-    let calibration =
-        ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
-    let weights = generator_bytes(&trainer.generator).unwrap();
-    let card = card(&trainer, calibration, weights.len());
+    let (trainer, fitted, split) = trained();
+    let weights = fitted.selected.generator.clone();
+    let card = card(&trainer, &fitted);
     let device = Device::flex();
 
     let truncated = weights[..weights.len() / 3].to_vec();
@@ -198,10 +200,8 @@ fn broken_exports_are_refused_with_a_reason() {
 /// and a cut or foreign f16 file is refused like an f32 one.
 #[test]
 fn half_precision_exports_halve_the_weights_and_keep_the_scores() {
-    let (trainer, split) = trained();
+    let (trainer, fitted, split) = trained();
     let test = common::head(&split.test, 40);
-    let calibration =
-        ScoreCalibration::from_healthy(&trainer.score(&split.validation), 95.0).unwrap();
     let full = generator_bytes(&trainer.generator).unwrap();
     let half = generator_bytes_in(&trainer.generator, WeightsPrecision::F16).unwrap();
     assert!(
@@ -214,7 +214,8 @@ fn half_precision_exports_halve_the_weights_and_keep_the_scores() {
     let load = |bytes: Vec<u8>, precision| {
         let card = ModelCard {
             weights_precision: precision,
-            ..card(&trainer, calibration.clone(), bytes.len())
+            weights_bytes: bytes.len(),
+            ..card(&trainer, &fitted)
         };
         ScoringModel::from_bytes(card, bytes, &device)
     };

@@ -107,3 +107,122 @@ fn augmentation_changes_the_batches_repeatably() {
     );
     assert_ne!(plain.reconstruction, augmented.reconstruction);
 }
+
+/// `Trainer::fit` keeps the weights of the epoch with the lowest healthy-validation objective,
+/// calibrated on the validation scores of exactly those weights; test AUCs are reported but the
+/// choice never reads them; the observer sees every step and epoch.
+#[test]
+fn a_fit_selects_and_calibrates_on_healthy_validation_images() {
+    use lran::fit::{EpochReport, FitData, FitObserver, FitStart, Unobserved};
+    use lran::metrics::ScoreCalibration;
+
+    #[derive(Default)]
+    struct Watch {
+        started: Vec<(u64, u64)>,
+        steps: usize,
+        newly_selected: Vec<u64>,
+        trainer_steps: Vec<u64>,
+    }
+    impl FitObserver for Watch {
+        type Error = lran::LranError;
+        fn epoch_started(&mut self, epoch: u64, steps: u64) {
+            self.started.push((epoch, steps));
+        }
+        fn step(&mut self, _: &lran::train::StepLosses) {
+            self.steps += 1;
+        }
+        fn epoch_done(&mut self, trainer: &Trainer, report: &EpochReport<'_>) -> lran::Result<()> {
+            if let Some(selected) = report.newly_selected {
+                assert_eq!(selected.selection.epoch, report.metrics.epoch);
+                self.newly_selected.push(selected.selection.epoch);
+            }
+            self.trainer_steps.push(trainer.steps);
+            Ok(())
+        }
+    }
+
+    let config = ModelConfig::tiny(1);
+    let split = common::sample_split(3, &config);
+    let mut train_config = TrainConfig::new(config);
+    train_config.batch_size = 32;
+    train_config.learning_rate = 1e-3;
+    let mut trainer = Trainer::new(train_config.clone(), &Device::flex()).unwrap();
+    let train = common::head(&split.train, 96);
+    let test = common::head(&split.test, 60);
+    let data = FitData {
+        train: &train,
+        validation: &split.validation,
+        test: Some(&test),
+    };
+    let mut watch = Watch::default();
+    let fitted = trainer
+        .fit(data, 4, FitStart::default(), &mut watch)
+        .unwrap();
+
+    assert_eq!(watch.started, vec![(1, 3), (2, 3), (3, 3), (4, 3)]);
+    assert_eq!(watch.steps, 12);
+    assert_eq!(watch.trainer_steps, vec![3, 6, 9, 12]);
+    assert_eq!(fitted.history.len(), 4);
+    assert_eq!(fitted.progress.epoch, 4);
+    assert_eq!(fitted.progress.steps, 12);
+    // The selected epoch is the validation objective's minimum; a new selection was reported
+    // exactly when an epoch beat every earlier one.
+    let objectives: Vec<f64> = fitted
+        .history
+        .iter()
+        .map(|m| m.validation_objective)
+        .collect();
+    let best = (0..4)
+        .min_by(|&a, &b| objectives[a].total_cmp(&objectives[b]))
+        .unwrap();
+    assert_eq!(fitted.selected.selection.epoch, best as u64 + 1);
+    assert_eq!(fitted.progress.best_epoch, best as u64 + 1);
+    let improving: Vec<u64> = (0..4)
+        .filter(|&i| objectives[..i].iter().all(|&o| objectives[i] < o))
+        .map(|i| i as u64 + 1)
+        .collect();
+    assert_eq!(watch.newly_selected, improving);
+    for metrics in &fitted.history {
+        assert_eq!(metrics.selected, improving.contains(&metrics.epoch));
+        let latent = metrics.test_latent_auc.expect("a test set was given");
+        assert!((0.0..=1.0).contains(&latent), "{latent}");
+    }
+    // The calibration is that of the selected weights on the healthy validation images.
+    let generator = fitted.generator("fitted").unwrap();
+    let scores = lran::scorer::score_set(
+        &generator,
+        &split.validation,
+        &fitted.model,
+        &Device::flex(),
+        64,
+    );
+    let calibration =
+        ScoreCalibration::from_healthy(&scores, train_config.threshold_percentile).unwrap();
+    let stored = &fitted.selected.selection.calibration;
+    assert!(
+        (stored.latent.threshold - calibration.latent.threshold).abs()
+            <= 1e-5 * calibration.latent.threshold.abs().max(1e-3),
+        "{stored:?} against {calibration:?}"
+    );
+
+    // A fit of no epochs, or without healthy validation images, is refused with a reason.
+    let empty = common::head(&split.validation, 0);
+    let err = trainer
+        .fit(
+            FitData {
+                validation: &empty,
+                ..data
+            },
+            5,
+            FitStart::default(),
+            &mut Unobserved,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("validation"), "{err}");
+    let err = trainer
+        .fit(data, 0, FitStart::default(), &mut Unobserved)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("at least one epoch"), "{err}");
+}

@@ -1,24 +1,29 @@
 // The page's model thread: loads the lran crate compiled to WebAssembly and does all model work
-// (decoding, NIfTI reading and slicing, the network, read-back) here, so the page stays
-// responsive while a volume is scored. www/app.js talks to it with messages:
-//
-//   → { id, type: 'load', backend: 'auto'|'webgpu'|'cpu', card, weights }
-//       ← { id, type: 'loaded', module, backend, gpu, warmMs, colormaps, heatmapMax }
-//   → { id, type: 'image', name, bytes }          ← { id, type: 'image', report, ms }
-//   → { id, type: 'volume', name, bytes, batch }
-//       ← { id, type: 'volume-open', sliceCount, totalSlices, axial, ms }
-//       ← { id, type: 'volume-slices', start, reports }   (repeated, in order)
-//       ← { id, type: 'volume-done', ms }
-//   any failure                                    ← { id, type: 'error', message }
+// (model.json, decoding, NIfTI reading and slicing, the network, read-back) here, so the page
+// stays responsive while a volume is scored. It speaks www/protocol.js's messages, one request
+// at a time.
 //
 // Two builds of the crate exist: lran_gpu (WebGPU, with its own CPU fallback) and the much
-// smaller lran_cpu; this worker loads the one the chosen backend needs, once.
+// smaller lran_cpu; this thread loads the one the chosen backend needs, once.
+
+import { checkReply, checkRequest } from './protocol.js';
 
 const modules = new Map();
 let scorer = null;
 
 function message(error) {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Sends a reply, checked against the protocol first (the page checks it again on arrival). */
+function reply(body, transfer = []) {
+  checkReply(body);
+  postMessage(body, transfer);
+}
+
+/** The RGBA buffers of `reports`, moved to the page rather than copied. */
+function buffers(reports) {
+  return reports.flatMap((r) => [r.input_rgba.buffer, r.reconstruction_rgba.buffer]);
 }
 
 /** Whether this browser offers a WebGPU adapter to workers. */
@@ -67,6 +72,7 @@ async function load({ backend, card, weights }) {
     colormaps: lran.colormaps(),
     heatmapMax: lran.heatmap_max(),
     scope: self.constructor.name,
+    card: scorer.card,
   };
 }
 
@@ -74,54 +80,53 @@ function requireModel(name) {
   if (!scorer) throw new Error(`${name}: no model is loaded, so nothing can be scored.`);
 }
 
+async function scoreImage(id, { name, bytes }) {
+  requireModel(name);
+  const started = performance.now();
+  const [report] = await scorer.score_image(name, bytes);
+  reply({ id, type: 'image', report, ms: performance.now() - started }, buffers([report]));
+}
+
 async function scoreVolume(id, { name, bytes, batch }) {
   requireModel(name);
   const started = performance.now();
   const volume = scorer.open_volume(name, bytes);
   try {
-    const axial = Array.from(volume.axial_indices);
-    postMessage({
+    reply({
       id,
       type: 'volume-open',
       sliceCount: volume.slice_count,
       totalSlices: volume.total_slices,
-      axial,
+      axial: Array.from(volume.axial_indices),
       ms: performance.now() - started,
     });
     const size = Math.max(1, batch | 0);
     for (let start = 0; start < volume.slice_count; start += size) {
       const reports = await scorer.score_slices(volume, start, size);
-      const transfer = reports.flatMap((r) => [r.input_rgba.buffer, r.reconstruction_rgba.buffer]);
-      postMessage({ id, type: 'volume-slices', start, reports }, transfer);
+      reply({ id, type: 'volume-slices', start, reports }, buffers(reports));
     }
-    return { ms: performance.now() - started };
+    reply({ id, type: 'volume-done', ms: performance.now() - started });
   } finally {
     volume.free();
   }
 }
 
-// Messages are handled one at a time, in order: the model is not re-entrant.
+const handlers = {
+  load: async (id, request) => reply({ id, type: 'loaded', ...(await load(request)) }),
+  image: scoreImage,
+  volume: scoreVolume,
+};
+
+// Requests are handled one at a time, in order: the model is not re-entrant.
 let queue = Promise.resolve();
 
 self.onmessage = (event) => {
   const request = event.data;
   queue = queue.then(async () => {
-    const { id, type } = request;
+    const id = Number.isInteger(request?.id) ? request.id : 0;
     try {
-      if (type === 'load') {
-        postMessage({ id, type: 'loaded', ...(await load(request)) });
-      } else if (type === 'image') {
-        requireModel(request.name);
-        const started = performance.now();
-        const [report] = await scorer.score_image(request.name, request.bytes);
-        const ms = performance.now() - started;
-        postMessage({ id, type: 'image', report, ms }, [report.input_rgba.buffer, report.reconstruction_rgba.buffer]);
-      } else if (type === 'volume') {
-        const { ms } = await scoreVolume(id, request);
-        postMessage({ id, type: 'volume-done', ms });
-      } else {
-        throw new Error(`unknown request ${type}`);
-      }
+      checkRequest(request);
+      await handlers[request.type](id, request);
     } catch (error) {
       postMessage({ id, type: 'error', message: message(error) });
     }

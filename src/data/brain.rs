@@ -36,12 +36,17 @@ pub struct SliceConfig {
 }
 
 impl SliceConfig {
+    /// Slices whose brain area is under this share of the case's largest are left out.
+    pub const MIN_BRAIN_FRACTION: f32 = 0.25;
+    /// A slice with at least this many tumour voxels is a tumour slice.
+    pub const TUMOUR_MIN_VOXELS: usize = 10;
+
     pub fn new(image_size: usize) -> Self {
         Self {
             image_size,
             margin: 0.05,
-            min_brain_fraction: 0.25,
-            tumour_min_voxels: 10,
+            min_brain_fraction: Self::MIN_BRAIN_FRACTION,
+            tumour_min_voxels: Self::TUMOUR_MIN_VOXELS,
             z_clip: 3.0,
         }
     }

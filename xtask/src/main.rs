@@ -2,27 +2,22 @@
 //! and serve the browser page.
 
 mod backend;
-mod bench;
+mod checks;
 mod data;
-mod eval;
-mod eval_model;
-mod export;
-mod gate;
-mod inspect;
+mod experiments;
 mod provenance;
-mod report;
-mod reproduce;
-mod results;
-mod run;
-mod samples;
-mod score;
-mod serve;
-mod train;
-mod web;
+mod site;
+mod training;
+
+use checks::{bench, gate};
+use data::inspect;
+use experiments::{report, reproduce};
+use site::{samples, serve, web};
+use training::{eval, export, score, train};
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(
@@ -72,6 +67,15 @@ enum Command {
     Dist(web::DistArgs),
     /// Cut the page's gallery of real brain slices from the shared data -> www/samples/brain/.
     Samples(samples::SamplesArgs),
+}
+
+/// How `value` is spelled on the command line (clap's name for it, not its `Debug` form).
+pub fn cli_value(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .expect("every value of lran's flags has a name")
+        .get_name()
+        .to_string()
 }
 
 fn main() -> ExitCode {

@@ -26,8 +26,8 @@ use std::process::{Child, Command, Stdio};
 use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case, slice_upload};
 use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
-use lran::export::{ImageReport, ScoringModel};
 use lran::preprocess::{decode_image, image_to_input};
+use lran::scorer::{ImageReport, ScoringModel};
 
 const MODEL: &str = "mnist-digit1-tiny";
 /// The shipped brain model (models/brain-t1).
@@ -351,6 +351,35 @@ fn write_many(dir: &Path) -> serde_json::Value {
 
 fn close(page: f64, native: f32) -> bool {
     (page - native as f64).abs() <= 1e-3 * (native.abs() as f64).max(1e-6)
+}
+
+/// The page ↔ model-thread protocol checker (www/protocol.js) refuses what it should, on its own
+/// (tests/browser/protocol.test.mjs under `node --test`); the browser test below checks the real
+/// traffic, which both sides check message by message.
+#[test]
+fn the_model_thread_protocol_refuses_malformed_messages() {
+    let node_runs = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_runs {
+        if std::env::var("LRAN_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("LRAN_REQUIRE_BROWSER=1 but node is missing");
+        }
+        eprintln!("skipped: the protocol test needs node");
+        return;
+    }
+    let output = Command::new("node")
+        .arg("--test")
+        .arg(root().join("tests/browser/protocol.test.mjs"))
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]

@@ -106,7 +106,7 @@ fn train_eval_export_on_the_embedded_sample() {
         stderr(&output)
     );
     let card = std::fs::read_to_string(dir.join("models/digit-one/model.json")).unwrap();
-    let card = lran::export::ModelCard::from_json("model.json", &card).unwrap();
+    let card = lran::card::ModelCard::from_json("model.json", &card).unwrap();
     assert_eq!(card.provenance.normal_class, Some(1));
     // The latent explorer's data: three unit axes of the latent's length, and reference points
     // from healthy validation, anomalous and normal test images, each with a finite score.

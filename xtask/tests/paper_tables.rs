@@ -274,7 +274,7 @@ fn every_table_is_well_formed_and_says_where_it_came_from() {
             );
         }
     }
-    // What the report looks up (xtask/src/report.rs).
+    // What the report looks up (xtask/src/experiments/report.rs).
     for wanted in [
         "mnist",
         "cifar10",

@@ -14,8 +14,8 @@ use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case};
 use lran::data::nifti::{VolumeChoice, read_nifti};
 use lran::data::{Protocol, labelled_test_set};
-use lran::export::ScoringModel;
 use lran::metrics::roc_auc;
+use lran::scorer::ScoringModel;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

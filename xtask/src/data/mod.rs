@@ -1,8 +1,9 @@
 //! Datasets from disk, as a [`DatasetSpec`] names them; the spec is stored with each run so
 //! `eval` rebuilds exactly the split training used.
 
-pub mod brain;
+pub mod brain_layouts;
 pub mod folder;
+pub mod inspect;
 pub mod labelled;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use lran::ModelConfig;
 use lran::data::{Protocol, Split};
 use serde::{Deserialize, Serialize};
 
-use brain::{BrainOptions, CaseSummary};
+use brain_layouts::{BrainOptions, CaseSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -76,7 +77,7 @@ pub struct LoadedData {
     /// Brain datasets: per-case summaries.
     pub cases: Vec<CaseSummary>,
     /// Brain datasets: what the evaluation protocol knows of each validation and test slice.
-    pub brain_slices: Option<brain::BrainSlices>,
+    pub brain_slices: Option<brain_layouts::BrainSlices>,
 }
 
 /// `../shared/data/<name>` beside the checkout, where lran's own data lives (CI has it; a user's
@@ -158,11 +159,11 @@ pub fn load(spec: &DatasetSpec, config: &ModelConfig) -> Result<LoadedData> {
                     options.modalities.len()
                 );
             }
-            let loaded = brain::load_split(options, spec.validation_fraction, spec.seed)?;
+            let loaded = brain_layouts::load_split(options, spec.validation_fraction, spec.seed)?;
             let layouts: Vec<String> = loaded
                 .layouts
                 .iter()
-                .map(|l| format!("{l:?}").to_lowercase())
+                .map(|l| l.name().to_string())
                 .collect();
             let mut layouts_unique = layouts.clone();
             layouts_unique.dedup();

@@ -9,16 +9,16 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use lran::data::{ImageSet, Protocol, labelled_test_set};
-use lran::export::ScoringModel;
 use lran::metrics::{RocPoint, ScoreCalibration, roc_auc, roc_curve, thin_curve};
 use lran::score::Scores;
+use lran::scorer::ScoringModel;
 use serde::{Deserialize, Serialize};
 
 use crate::backend;
-use crate::data::brain::{self as brain_data, BrainOptions, CaseSummary, Modality};
+use crate::data::brain_layouts::{self as brain_data, BrainOptions, CaseSummary, Modality};
 use crate::data::{Dataset, folder, labelled};
-use crate::eval::{EvalArgs, ImageScores, named_scores};
 use crate::provenance::{command_line, commit, now_unix, sha256_hex, write_json};
+use crate::training::eval::{EvalArgs, ImageScores, named_scores};
 
 /// The results file of `eval --model`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,10 +144,7 @@ fn load_test_data(model: &ScoringModel, args: &EvalArgs) -> Result<TestData> {
         files.sort();
         files.dedup();
         return Ok(TestData {
-            label: format!(
-                "brain:{}-naming",
-                format!("{:?}", source.layout).to_lowercase()
-            ),
+            label: format!("brain:{}-naming", source.layout.name()),
             dir: dir.display().to_string(),
             images: test.images,
             files,

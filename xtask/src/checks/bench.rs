@@ -311,11 +311,11 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
                         eprintln!(
                             "{:<20} conv {conv:<6} {:<10} batch {batch:<4} {:<9} {rate:>9.1} img/s (first step {first:.2} s)",
                             selected.name,
-                            format!("{shape:?}").to_lowercase(),
-                            format!("{mode:?}").to_lowercase()
+                            crate::cli_value(shape),
+                            crate::cli_value(mode)
                         );
                         results.entries.push(Entry {
-                            backend: format!("{backend:?}").to_lowercase(),
+                            backend: crate::cli_value(backend),
                             device: selected.description.clone(),
                             shape,
                             model: shape.model(args.tiny),

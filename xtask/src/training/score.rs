@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lran::colormap::{Colormap, DEFAULT_OVERLAY_OPACITY, image_rgba, overlay_rgba};
-use lran::export::{ImageReport, ScoringModel};
+use lran::scorer::{ImageReport, ScoringModel};
 use lran::upload::{Upload, is_volume_name, read_upload};
 use serde::Serialize;
 

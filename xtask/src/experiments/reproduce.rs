@@ -10,17 +10,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Parser, ValueEnum};
+use clap::{Args, Parser};
 
 use crate::backend::{Backend, ConvChoice};
-use crate::eval::{self, EvalArgs, EvalResults};
-use crate::provenance::{command_line, commit, now_unix, write_json};
-use crate::results::{
+use crate::experiments::results::{
     AblationDataset, Group, LossVariant, RunSummary, ScoresRow, ScoresSummary, Spread, Suite,
     SuiteSummary, brain_figures, brain_spreads, case_spreads, choose_model, groups, select,
     suite_folder,
 };
-use crate::train::{self, Preset, TrainArgs};
+use crate::provenance::{command_line, commit, now_unix, write_json};
+use crate::training::eval::{self, EvalArgs, EvalResults};
+use crate::training::train::{self, Preset, TrainArgs};
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
@@ -85,15 +85,6 @@ pub struct ReproduceArgs {
     pub runs_dir: PathBuf,
 }
 
-/// How `value` is spelled on the command line (clap's name for it, not its `Debug` form).
-fn cli_value(value: impl ValueEnum) -> String {
-    value
-        .to_possible_value()
-        .expect("every value of lran's flags has a name")
-        .get_name()
-        .to_string()
-}
-
 /// `cargo xtask train` options shared by every run of the suite.
 fn common_options(args: &ReproduceArgs) -> Vec<String> {
     let mut options = vec![
@@ -102,7 +93,7 @@ fn common_options(args: &ReproduceArgs) -> Vec<String> {
         "--epochs".into(),
         args.epochs().to_string(),
         "--backend".into(),
-        cli_value(args.backend),
+        crate::cli_value(args.backend),
         "--runs-dir".into(),
         args.runs_dir.display().to_string(),
         // Test AUCs per epoch are never used for selection; eval computes the final ones.
@@ -138,7 +129,10 @@ fn data_dir_option(args: &ReproduceArgs, dataset: &str) -> Result<Vec<String>> {
     }
 }
 
-/// A planned run: its name and its `cargo xtask train` arguments.
+/// A planned run: what it is (for the summary) and how it trains: `train`, parsed once from
+/// `command_line` when the suite is planned, so a typo fails before anything trains. The
+/// command line is kept as the plan's record: the summary names the exact `cargo xtask train`
+/// that reproduces the model, and clap's parse of it is, by construction, what ran.
 struct Plan {
     name: String,
     dataset: String,
@@ -146,7 +140,32 @@ struct Plan {
     seed: u64,
     variant: Option<LossVariant>,
     options: Option<String>,
-    train_args: Vec<String>,
+    command_line: Vec<String>,
+    train: TrainArgs,
+}
+
+impl Plan {
+    fn new(
+        name: String,
+        dataset: &str,
+        class: Option<u8>,
+        seed: u64,
+        variant: Option<LossVariant>,
+        options: Option<String>,
+        command_line: Vec<String>,
+    ) -> Result<Self> {
+        let train = parse_train(&command_line).with_context(|| format!("run {name}"))?;
+        Ok(Self {
+            name,
+            dataset: dataset.to_string(),
+            class,
+            seed,
+            variant,
+            options,
+            command_line,
+            train,
+        })
+    }
 }
 
 /// One point of the tuning grid: its train options and a suffix for run names.
@@ -255,20 +274,20 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
                     train_args.extend(variant.flags().iter().map(|f| f.to_string()));
                 }
                 train_args.extend(common_options(args));
-                plans.push(Plan {
+                plans.push(Plan::new(
                     name,
-                    dataset: dataset.to_string(),
-                    class: Some(class),
+                    dataset,
+                    Some(class),
                     seed,
                     variant,
-                    options: None,
+                    None,
                     train_args,
-                });
+                )?);
             }
         }
         Ok(plans)
     };
-    let brain = |variant: Option<LossVariant>, point: Option<&GridPoint>| -> Vec<Plan> {
+    let brain = |variant: Option<LossVariant>, point: Option<&GridPoint>| -> Result<Vec<Plan>> {
         args.seeds
             .iter()
             .map(|&seed| {
@@ -301,15 +320,15 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
                 if let Some(point) = point {
                     train_args.extend(point.options.iter().cloned());
                 }
-                Plan {
+                Plan::new(
                     name,
-                    dataset: "brain".into(),
-                    class: None,
+                    "brain",
+                    None,
                     seed,
                     variant,
-                    options: point.map(|p| p.options.join(" ")),
+                    point.map(|p| p.options.join(" ")),
                     train_args,
-                }
+                )
             })
             .collect()
     };
@@ -317,21 +336,24 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
         Suite::Mnist => one_class("mnist", None)?,
         Suite::FashionMnist => one_class("fashion-mnist", None)?,
         Suite::Cifar10 => one_class("cifar10", None)?,
-        Suite::Brain => brain(None, None),
+        Suite::Brain => brain(None, None)?,
         Suite::Ablation => {
             let mut all = Vec::new();
             for variant in LossVariant::ALL {
                 match args.ablation_dataset {
                     AblationDataset::Mnist => all.extend(one_class("mnist", Some(variant))?),
-                    AblationDataset::Brain => all.extend(brain(Some(variant), None)),
+                    AblationDataset::Brain => all.extend(brain(Some(variant), None)?),
                 }
             }
             all
         }
-        Suite::Tuning => grid_points(&args.grid)?
-            .iter()
-            .flat_map(|point| brain(None, Some(point)))
-            .collect(),
+        Suite::Tuning => {
+            let mut all = Vec::new();
+            for point in grid_points(&args.grid)? {
+                all.extend(brain(None, Some(&point))?);
+            }
+            all
+        }
         Suite::Scores => Vec::new(),
     })
 }
@@ -369,10 +391,6 @@ pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
         args.tag.as_deref(),
     ));
     let plans = plans(&args)?;
-    // Parse every command line before training anything: a typo fails at once.
-    for plan in &plans {
-        parse_train(&plan.train_args).with_context(|| format!("run {}", plan.name))?;
-    }
     eprintln!(
         "reproduce {}: {} models ({} preset, {} epochs)",
         args.suite.name(),
@@ -384,7 +402,7 @@ pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
     for (index, plan) in plans.iter().enumerate() {
         let file = format!("{}.json", plan.name);
         let path = suite_dir.join(&file);
-        let command = format!("cargo xtask train {}", plan.train_args.join(" "));
+        let command = format!("cargo xtask train {}", plan.command_line.join(" "));
         // Under --resume a finished model is kept, unless its results file predates the brain
         // protocol or the synthetic lesions drawn today (then it is evaluated again); an
         // unfinished one continues from its last checkpoint.
@@ -393,16 +411,15 @@ pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
             && (plan.dataset != "brain" || evaluated_as_today(&read_results(&path)?));
         if !finished {
             eprintln!("[{}/{}] {}", index + 1, plans.len(), plan.name);
-            let run_dir = crate::run::RunDir::new(&args.runs_dir, &plan.name);
-            let mut train_args = plan.train_args.clone();
+            let run_dir = crate::training::run_dir::RunDir::new(&args.runs_dir, &plan.name);
             let progress = run_dir.read_progress().ok();
-            if args.resume && progress.is_some() {
-                train_args.push("--resume".into());
-            }
+            let train = TrainArgs {
+                resume: args.resume && progress.is_some(),
+                ..plan.train.clone()
+            };
             let trained = progress.is_some_and(|p| p.epoch >= args.epochs());
             if !(args.resume && trained) {
-                train::run(parse_train(&train_args)?, conv)
-                    .with_context(|| format!("training {}", plan.name))?;
+                train::run(train, conv).with_context(|| format!("training {}", plan.name))?;
             }
             eval::run(
                 EvalArgs {

@@ -1,22 +1,21 @@
 //! `cargo xtask train`.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lran::data::Protocol;
 use lran::data::brain::{MaskRule, SliceConfig};
-use lran::metrics::{ScoreCalibration, percentile};
-use lran::train::{Trainer, evaluate};
+use lran::fit::{EpochReport, FitData, FitObserver, FitStart};
+use lran::train::{StepLosses, TrainConfig, Trainer};
 use lran::{LossConfig, ModelConfig};
 
 use crate::backend::{self, Backend};
-use crate::data::brain::{BrainOptions, Modality};
+use crate::data::brain_layouts::{BrainOptions, Modality};
 use crate::data::{self, Dataset, DatasetSpec};
 use crate::provenance::{command_line, commit, write_json};
-use crate::run::{EpochMetrics, Progress, RunDir, RunInfo, Selection};
+use crate::training::run_dir::{RunDir, RunInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -69,7 +68,7 @@ pub enum MaskArg {
     Threshold,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Dataset: mnist, fashion-mnist and cifar10 under the one-class protocol (one class normal,
     /// the other nine anomalous); folder (normal/ and anomalous/ images); brain (healthy MRI
@@ -103,11 +102,11 @@ pub struct TrainArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "t1")]
     pub modalities: Vec<Modality>,
     /// Brain: keep slices whose brain area is at least this fraction of the case's largest.
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = SliceConfig::MIN_BRAIN_FRACTION)]
     pub min_brain_fraction: f32,
     /// Brain: a slice with at least this many tumour voxels is a tumour slice; slices with fewer
     /// (but some) are left out of the AUC and counted.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = SliceConfig::TUMOUR_MIN_VOXELS)]
     pub tumour_min_voxels: usize,
     /// Brain: how the brain is found: each layout's own rule (auto: mask files where the layout
     /// has them, else non-zero voxels), non-zero voxels, or an intensity threshold (heads with skull).
@@ -142,25 +141,25 @@ pub struct TrainArgs {
     /// Passes over the training images (default: the preset's, 80 for brain, else 15).
     #[arg(long)]
     pub epochs: Option<u64>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = TrainConfig::BATCH_SIZE)]
     pub batch_size: usize,
     /// Adam learning rate (GANomaly's 2e-4; the paper states 2e-3).
-    #[arg(long, default_value_t = 2e-4)]
+    #[arg(long, default_value_t = TrainConfig::LEARNING_RATE)]
     pub lr: f64,
     /// Adam beta1 (beta2 is 0.999).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = TrainConfig::BETA1)]
     pub beta1: f32,
     /// Weight of the image reconstruction L1 term.
-    #[arg(long, default_value_t = 50.0)]
+    #[arg(long, default_value_t = LossConfig::DEFAULT.reconstruction.weight)]
     pub w_rec: f32,
     /// Weight of the adversarial (feature matching) term.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LossConfig::DEFAULT.adversarial.weight)]
     pub w_adv: f32,
     /// Weight of the latent consistency term ‖E(x) − E′(x̂)‖².
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = LossConfig::DEFAULT.latent.weight)]
     pub w_lat: f32,
     /// Weight of the low-rank term (nuclear norm of the batch latent matrix / batch size).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = LossConfig::DEFAULT.low_rank.weight)]
     pub w_lr: f32,
     /// Switch the adversarial term (and the discriminator) off.
     #[arg(long)]
@@ -179,7 +178,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub validation_fraction: Option<f64>,
     /// Percentile of healthy validation scores used as the decision threshold.
-    #[arg(long, default_value_t = 95.0)]
+    #[arg(long, default_value_t = TrainConfig::THRESHOLD_PERCENTILE)]
     pub threshold_percentile: f64,
     /// Use at most this many normal training images (quick runs).
     #[arg(long)]
@@ -235,8 +234,9 @@ impl TrainArgs {
             Preset::Paper => ModelConfig::paper(self.channels()),
             Preset::Brain => ModelConfig::brain(self.channels()),
         };
+        // Brain slices are cut at the brain network's size whichever network trains on them.
         let default_size = if self.dataset == Dataset::Brain {
-            64
+            ModelConfig::brain(1).image_size
         } else {
             base.image_size
         };
@@ -337,7 +337,7 @@ impl TrainArgs {
             },
             validation_fraction: self.validation_fraction.unwrap_or(
                 if self.dataset == Dataset::Brain {
-                    crate::data::brain::VALIDATION_FRACTION
+                    crate::data::brain_layouts::VALIDATION_FRACTION
                 } else {
                     lran::data::VALIDATION_FRACTION
                 },
@@ -347,29 +347,6 @@ impl TrainArgs {
             brain,
         })
     }
-}
-
-/// Label-free selection criterion on healthy validation images: the generator's own
-/// reconstruction terms in inference mode, as weighted in training (w_rec·pixel L1 +
-/// w_lat·latent L2; their plain sum if both are off).
-fn validation_objective(losses: &LossConfig, latent_mean: f32, pixel_mean: f32) -> f64 {
-    let weighted =
-        losses.reconstruction.factor() * pixel_mean + losses.latent.factor() * latent_mean;
-    if weighted > 0.0 {
-        weighted as f64
-    } else {
-        (pixel_mean + latent_mean) as f64
-    }
-}
-
-fn mean(values: &[f32]) -> f32 {
-    values.iter().sum::<f32>() / values.len().max(1) as f32
-}
-
-fn p95(values: &[f32]) -> f32 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f32::total_cmp);
-    percentile(&sorted, 95.0)
 }
 
 pub fn run(args: TrainArgs, conv: backend::ConvChoice) -> Result<()> {
@@ -385,7 +362,7 @@ pub fn run(args: TrainArgs, conv: backend::ConvChoice) -> Result<()> {
     }
     let model = args.model_config();
     model.validate()?;
-    let mut config = lran::train::TrainConfig::new(model);
+    let mut config = TrainConfig::new(model);
     config.losses = args.losses();
     config.learning_rate = args.lr;
     config.beta1 = args.beta1;
@@ -403,13 +380,13 @@ pub fn run(args: TrainArgs, conv: backend::ConvChoice) -> Result<()> {
     }
     let selected = backend::select(args.backend, conv)?;
     // run.json records the network; how this device computes its convolutions is the device's.
-    let on_device = |config: &lran::train::TrainConfig| lran::train::TrainConfig {
+    let on_device = |config: &TrainConfig| TrainConfig {
         model: config.model.with_conv(selected.conv),
         ..config.clone()
     };
     let run_dir = RunDir::new(&args.runs_dir, &args.run_name());
 
-    let (mut trainer, mut progress) = if args.resume {
+    let (mut trainer, start) = if args.resume {
         let info = run_dir.read_info()?;
         if info.train != config {
             bail!(
@@ -425,7 +402,12 @@ pub fn run(args: TrainArgs, conv: backend::ConvChoice) -> Result<()> {
             run_dir.root.display(),
             progress.epoch
         );
-        (trainer, progress)
+        let selected = if progress.best_epoch > 0 {
+            Some(run_dir.load_best()?)
+        } else {
+            None
+        };
+        (trainer, FitStart { progress, selected })
     } else {
         if run_dir.root.exists() {
             eprintln!(
@@ -436,16 +418,7 @@ pub fn run(args: TrainArgs, conv: backend::ConvChoice) -> Result<()> {
                 .with_context(|| format!("cannot clear {}", run_dir.root.display()))?;
         }
         let trainer = Trainer::new(on_device(&config), &selected.device)?;
-        (
-            trainer,
-            Progress {
-                epoch: 0,
-                steps: 0,
-                wall_seconds: 0.0,
-                best_epoch: 0,
-                best_objective: f64::INFINITY,
-            },
-        )
+        (trainer, FitStart::default())
     };
     let info = RunInfo {
         name: args.run_name(),
@@ -480,91 +453,83 @@ pub fn run(args: TrainArgs, conv: backend::ConvChoice) -> Result<()> {
             .unwrap_or_default(),
         selected.description
     );
-    let steps_per_epoch = (split.train.len() / config.batch_size) as u64;
-    for epoch in progress.epoch + 1..=epochs {
-        let bar = ProgressBar::new(steps_per_epoch);
+    let mut observer = CliObserver {
+        run_dir: &run_dir,
+        epochs,
+        bar: None,
+    };
+    let data = FitData {
+        train: &split.train,
+        validation: &split.validation,
+        test: (!args.no_test_auc).then_some(&split.test),
+    };
+    let fitted = trainer.fit(data, epochs, start, &mut observer)?;
+    eprintln!(
+        "done: {} (selected epoch {}); next: cargo xtask eval --run {}",
+        run_dir.root.display(),
+        fitted.selected.selection.epoch,
+        info.name
+    );
+    Ok(())
+}
+
+/// The command line's view of a fit: a progress bar per epoch, a line per epoch, and the run
+/// folder's files (selected weights, last checkpoint, metrics) written as each epoch ends.
+struct CliObserver<'a> {
+    run_dir: &'a RunDir,
+    epochs: u64,
+    bar: Option<ProgressBar>,
+}
+
+impl FitObserver for CliObserver<'_> {
+    type Error = anyhow::Error;
+
+    fn epoch_started(&mut self, epoch: u64, steps: u64) {
+        let bar = ProgressBar::new(steps);
         bar.set_style(
             ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {per_sec} {msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("{epoch}/{epochs}"));
-        let started = Instant::now();
-        let losses = trainer.train_epoch(&split.train, epoch, |l| {
+        bar.set_prefix(format!("{epoch}/{}", self.epochs));
+        self.bar = Some(bar);
+    }
+
+    fn step(&mut self, l: &StepLosses) {
+        if let Some(bar) = &self.bar {
             bar.set_message(format!(
                 "G {:.3} rec {:.4} adv {:.4} lat {:.4} low-rank {:.3} D {:.3}",
                 l.generator, l.reconstruction, l.adversarial, l.latent, l.low_rank, l.discriminator
             ));
             bar.inc(1);
-        })?;
-        bar.finish();
-        let seconds = started.elapsed().as_secs_f64();
-
-        let validation = trainer.score(&split.validation);
-        let (latent_mean, pixel_mean) = (mean(&validation.latent), mean(&validation.pixel));
-        let objective = validation_objective(&config.losses, latent_mean, pixel_mean);
-        let test = if args.no_test_auc {
-            None
-        } else {
-            Some(evaluate(
-                &trainer.score(&split.test),
-                &split.test.anomalous,
-            )?)
-        };
-        let is_best = objective < progress.best_objective;
-        if is_best {
-            let calibration =
-                ScoreCalibration::from_healthy(&validation, config.threshold_percentile)?;
-            let generator = lran::export::generator_bytes(&trainer.generator)?;
-            run_dir.save_best(
-                &generator,
-                &Selection {
-                    epoch,
-                    objective,
-                    calibration,
-                },
-            )?;
-            progress.best_epoch = epoch;
-            progress.best_objective = objective;
         }
-        progress.epoch = epoch;
-        progress.steps = trainer.steps;
-        progress.wall_seconds += seconds;
-        run_dir.save_last(&trainer.state()?, &progress)?;
-        let metrics = EpochMetrics {
-            epoch,
-            steps: trainer.steps,
-            seconds,
-            images_per_second: (steps_per_epoch * config.batch_size as u64) as f64 / seconds,
-            train: losses,
-            validation_objective: objective,
-            validation_latent_mean: latent_mean,
-            validation_latent_p95: p95(&validation.latent),
-            validation_pixel_mean: pixel_mean,
-            validation_pixel_p95: p95(&validation.pixel),
-            test_latent_auc: test.as_ref().map(|t| t.latent_auc),
-            test_pixel_auc: test.as_ref().map(|t| t.pixel_auc),
-            selected: is_best,
-        };
-        run_dir.append_metrics(&metrics)?;
+    }
+
+    fn epoch_done(&mut self, trainer: &Trainer, report: &EpochReport<'_>) -> Result<()> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+        if let Some(selected) = report.newly_selected {
+            self.run_dir.save_best(selected)?;
+        }
+        self.run_dir.save_last(&trainer.state()?, report.progress)?;
+        let metrics = report.metrics;
+        self.run_dir.append_metrics(metrics)?;
         eprintln!(
-            "epoch {epoch}: G {:.4} D {:.4} | validation objective {objective:.4}{} | {}{:.0} img/s",
-            losses.generator,
-            losses.discriminator,
-            if is_best { " (selected)" } else { "" },
-            test.map(|t| format!(
-                "test AUC latent {:.4} pixel {:.4} (not used for selection) | ",
-                t.latent_auc, t.pixel_auc
-            ))
-            .unwrap_or_default(),
+            "epoch {}: G {:.4} D {:.4} | validation objective {:.4}{} | {}{:.0} img/s",
+            metrics.epoch,
+            metrics.train.generator,
+            metrics.train.discriminator,
+            metrics.validation_objective,
+            if metrics.selected { " (selected)" } else { "" },
+            match (metrics.test_latent_auc, metrics.test_pixel_auc) {
+                (Some(latent), Some(pixel)) => format!(
+                    "test AUC latent {latent:.4} pixel {pixel:.4} (not used for selection) | "
+                ),
+                _ => String::new(),
+            },
             metrics.images_per_second
         );
+        Ok(())
     }
-    eprintln!(
-        "done: {} (selected epoch {}); next: cargo xtask eval --run {}",
-        run_dir.root.display(),
-        progress.best_epoch,
-        info.name
-    );
-    Ok(())
 }

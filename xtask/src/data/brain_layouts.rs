@@ -66,6 +66,18 @@ pub enum Layout {
 }
 
 impl Layout {
+    /// The layout's name in data labels (e.g. "brain:brats2019-naming").
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Brats2019 => "brats2019",
+            Layout::Brats2023 => "brats2023",
+            Layout::Hcp => "hcp",
+            Layout::Ixi => "ixi",
+            Layout::Plain => "plain",
+            Layout::Shared => "shared",
+        }
+    }
+
     pub fn describe(self) -> &'static str {
         match self {
             Layout::Brats2019 => "BraTS 2019–2021 (<case>/<case>_{t1,t1ce,t2,flair,seg}.nii.gz)",

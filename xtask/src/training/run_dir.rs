@@ -5,11 +5,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use lran::train::{StepLosses, TrainConfig, TrainerState};
+use lran::fit::{EpochMetrics, FitProgress, Selected, Selection};
+use lran::train::{TrainConfig, TrainerState};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DatasetSpec;
-use crate::data::brain::CaseSummary;
+use crate::data::brain_layouts::CaseSummary;
 use crate::provenance::{read_json, write_json};
 
 /// What a run is: enough to rebuild its data split and network.
@@ -28,43 +29,6 @@ pub struct RunInfo {
     pub device: String,
     pub commit: String,
     pub command: String,
-}
-
-/// Where training stands after an epoch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Progress {
-    pub epoch: u64,
-    pub steps: u64,
-    pub wall_seconds: f64,
-    pub best_epoch: u64,
-    pub best_objective: f64,
-}
-
-/// The validation objective of the selected weights and their healthy calibration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Selection {
-    pub epoch: u64,
-    pub objective: f64,
-    pub calibration: lran::metrics::ScoreCalibration,
-}
-
-/// One line of `metrics.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    pub epoch: u64,
-    pub steps: u64,
-    pub seconds: f64,
-    pub images_per_second: f64,
-    pub train: StepLosses,
-    pub validation_objective: f64,
-    pub validation_latent_mean: f32,
-    pub validation_latent_p95: f32,
-    pub validation_pixel_mean: f32,
-    pub validation_pixel_p95: f32,
-    /// Reported for information only: never used to choose weights.
-    pub test_latent_auc: Option<f64>,
-    pub test_pixel_auc: Option<f64>,
-    pub selected: bool,
 }
 
 pub struct RunDir {
@@ -136,7 +100,7 @@ impl RunDir {
     }
 
     /// Writes the last checkpoint atomically enough for `--resume`: files first, progress last.
-    pub fn save_last(&self, state: &TrainerState, progress: &Progress) -> Result<()> {
+    pub fn save_last(&self, state: &TrainerState, progress: &FitProgress) -> Result<()> {
         let dir = self.last();
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -154,12 +118,12 @@ impl RunDir {
     }
 
     /// Where training stood after its last completed epoch.
-    pub fn read_progress(&self) -> Result<Progress> {
+    pub fn read_progress(&self) -> Result<FitProgress> {
         read_json(&self.last().join("progress.json"))
             .with_context(|| format!("run {} has no completed epoch", self.root.display()))
     }
 
-    pub fn load_last(&self) -> Result<(TrainerState, Progress)> {
+    pub fn load_last(&self) -> Result<(TrainerState, FitProgress)> {
         let dir = self.last();
         let progress = self.read_progress()?;
         let mut parts = Vec::new();
@@ -186,15 +150,15 @@ impl RunDir {
         Ok((state, progress))
     }
 
-    pub fn save_best(&self, generator: &[u8], selection: &Selection) -> Result<()> {
+    pub fn save_best(&self, selected: &Selected) -> Result<()> {
         let dir = self.best();
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
-        std::fs::write(dir.join("generator.bpk"), generator)?;
-        write_json(&dir.join("selection.json"), selection)
+        std::fs::write(dir.join("generator.bpk"), &selected.generator)?;
+        write_json(&dir.join("selection.json"), &selected.selection)
     }
 
-    pub fn load_best(&self) -> Result<(Vec<u8>, Selection)> {
+    pub fn load_best(&self) -> Result<Selected> {
         let dir = self.best();
         let selection: Selection = read_json(&dir.join("selection.json")).with_context(|| {
             format!(
@@ -203,8 +167,11 @@ impl RunDir {
             )
         })?;
         let path = dir.join("generator.bpk");
-        let bytes = std::fs::read(&path)
+        let generator = std::fs::read(&path)
             .with_context(|| format!("unreadable weights {}", path.display()))?;
-        Ok((bytes, selection))
+        Ok(Selected {
+            generator,
+            selection,
+        })
     }
 }

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use lran::export::ModelCard;
+use lran::card::ModelCard;
 use serde::Serialize;
 
 use crate::data::labelled;
@@ -522,10 +522,14 @@ pub struct ListedModel {
     pub name: String,
     /// What the model picker shows.
     pub label: String,
+    /// Brain models are listed first (the page's default); not for the page.
+    #[serde(skip)]
     pub dataset: String,
+    /// The normal class of a one-class model (the gallery picks its digits); not for the page.
+    #[serde(skip)]
     pub normal_class: Option<u8>,
-    pub image_size: usize,
-    pub channels: usize,
+    /// The weights beside model.json, fetched with it.
+    pub weights_file: String,
     /// Download size: weights plus model.json.
     pub bytes: u64,
 }
@@ -563,8 +567,7 @@ fn write_model_list(root: &Path, pkg: &Path) -> Result<Vec<ListedModel>> {
             name,
             dataset: card.provenance.dataset.clone(),
             normal_class: card.provenance.normal_class,
-            image_size: card.model.image_size,
-            channels: card.model.channels,
+            weights_file: card.weights_file.clone(),
             bytes: weights_len + text.len() as u64,
         });
     }
@@ -647,7 +650,7 @@ fn write_samples(root: &Path, pkg: &Path, models: &[ListedModel]) -> Result<()> 
         }
     }
     let brain_manifest = root.join("www/samples/brain/samples.json");
-    let brain: Option<crate::samples::BrainSamples> = if brain_manifest.is_file() {
+    let brain: Option<crate::site::samples::BrainSamples> = if brain_manifest.is_file() {
         Some(read_json(&brain_manifest)?)
     } else {
         None

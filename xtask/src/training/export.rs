@@ -4,19 +4,18 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use lran::card::{
+    BRAIN_PREPROCESSING, ModelCard, PREPROCESSING, Provenance, WEIGHTS_FILE, WeightsPrecision,
+};
 use lran::data::Protocol;
 use lran::data::brain::BrainInput;
-use lran::export::{
-    BRAIN_PREPROCESSING, MODEL_CARD_FORMAT, ModelCard, PREPROCESSING, Provenance, WEIGHTS_FILE,
-    WeightsPrecision,
-};
 
 use lran::burn::tensor::Device;
 use lran::latent_views::{LatentPoint, LatentViews};
 
-use crate::eval::EvalResults;
 use crate::provenance::{now_unix, read_json, write_json};
-use crate::run::RunDir;
+use crate::training::eval::EvalResults;
+use crate::training::run_dir::RunDir;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -49,15 +48,18 @@ pub enum PrecisionArg {
 pub fn run(args: ExportArgs) -> Result<()> {
     let run_dir = RunDir::new(&args.runs_dir, &args.run);
     let info = run_dir.read_info()?;
-    let (trained_weights, selection) = run_dir.load_best()?;
+    let lran::fit::Selected {
+        generator: trained_weights,
+        selection,
+    } = run_dir.load_best()?;
     let precision = match args.precision {
         PrecisionArg::F16 => WeightsPrecision::F16,
         PrecisionArg::F32 => WeightsPrecision::F32,
     };
     // Re-encoded in the chosen precision; the latent views below come from these very bytes,
     // so the page's reference points are what its weights compute.
-    let weights = lran::export::generator_bytes_in(
-        &lran::export::load_generator(
+    let weights = lran::card::generator_bytes_in(
+        &lran::card::load_generator(
             &info.train.model,
             trained_weights,
             &Device::flex(),
@@ -101,55 +103,52 @@ pub fn run(args: ExportArgs) -> Result<()> {
             "eval_device": r.eval_device,
         })
     });
-    let card = ModelCard {
-        format: MODEL_CARD_FORMAT.into(),
-        name: name.clone(),
-        model: info.train.model,
-        losses: info.train.losses,
-        preprocessing: if info.data.brain.is_some() {
-            BRAIN_PREPROCESSING
-        } else {
-            PREPROCESSING
+    let preprocessing = if info.data.brain.is_some() {
+        BRAIN_PREPROCESSING
+    } else {
+        PREPROCESSING
+    };
+    let mut card = ModelCard::new(
+        &name,
+        info.train.model,
+        info.train.losses,
+        preprocessing,
+        selection.calibration,
+        weights.len(),
+        precision,
+    );
+    card.provenance = Provenance {
+        commit: info.commit.clone(),
+        dataset: info.dataset_label.clone(),
+        normal_class: (info.data.dataset.has_classes() && info.data.protocol == Protocol::OneClass)
+            .then_some(info.data.class),
+        data_files: info.data_files.clone(),
+        seed: info.train.seed,
+        epochs: progress.epoch,
+        selected_epoch: selection.epoch,
+        device: info.device.clone(),
+        learning_rate: info.train.learning_rate,
+        batch_size: info.train.batch_size,
+        wall_seconds: progress.wall_seconds,
+        created_unix: now_unix(),
+        command: info.command.clone(),
+    };
+    card.results = summary;
+    card.brain_input = info.data.brain.as_ref().map(|brain| BrainInput {
+        modalities: brain
+            .modalities
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect(),
+        slices: brain.slices.clone(),
+        mask_rule: brain.mask_rule,
+    });
+    card.latent_views = match latent_views(&info, &weights, precision) {
+        Ok(views) => Some(views),
+        Err(error) => {
+            eprintln!("warning: no latent views in model.json: {error:#}");
+            None
         }
-        .into(),
-        calibration: selection.calibration,
-        provenance: Provenance {
-            commit: info.commit.clone(),
-            dataset: info.dataset_label.clone(),
-            normal_class: (info.data.dataset.has_classes()
-                && info.data.protocol == Protocol::OneClass)
-                .then_some(info.data.class),
-            data_files: info.data_files.clone(),
-            seed: info.train.seed,
-            epochs: progress.epoch,
-            selected_epoch: selection.epoch,
-            device: info.device.clone(),
-            learning_rate: info.train.learning_rate,
-            batch_size: info.train.batch_size,
-            wall_seconds: progress.wall_seconds,
-            created_unix: now_unix(),
-            command: info.command.clone(),
-        },
-        results: summary,
-        brain_input: info.data.brain.as_ref().map(|brain| BrainInput {
-            modalities: brain
-                .modalities
-                .iter()
-                .map(|m| m.name().to_string())
-                .collect(),
-            slices: brain.slices.clone(),
-            mask_rule: brain.mask_rule,
-        }),
-        latent_views: match latent_views(&info, &weights, precision) {
-            Ok(views) => Some(views),
-            Err(error) => {
-                eprintln!("warning: no latent views in model.json: {error:#}");
-                None
-            }
-        },
-        weights_file: WEIGHTS_FILE.into(),
-        weights_bytes: weights.len(),
-        weights_precision: precision,
     };
     let dir = args.out.join(&name);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -177,15 +176,15 @@ const POINTS_PER_SET: usize = 150;
 /// `POINTS_PER_SET` healthy-validation, anomalous-test and normal-test images projected on them
 /// (an even spread over each set, so every case or class shows).
 fn latent_views(
-    info: &crate::run::RunInfo,
+    info: &crate::training::run_dir::RunInfo,
     weights: &[u8],
     precision: WeightsPrecision,
 ) -> Result<LatentViews> {
-    let split = crate::eval::rebuild_split(info)?;
+    let split = crate::training::eval::rebuild_split(info)?;
     let device = Device::flex();
     let config = &info.train.model;
     let generator =
-        lran::export::load_generator_in(config, weights.to_vec(), precision, &device, &info.name)?;
+        lran::card::load_generator_in(config, weights.to_vec(), precision, &device, &info.name)?;
     let dim = config.latent_dim;
     // z and score of every image at `indices`.
     let encode = |set: &lran::data::ImageSet, indices: &[usize]| -> (Vec<Vec<f32>>, Vec<f32>) {

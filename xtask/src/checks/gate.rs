@@ -13,7 +13,7 @@ use lran::train::TrainConfig;
 use serde::Serialize;
 
 use crate::backend::{self, Backend};
-use crate::bench::{Mode, Shape, burn_version, slug, train_config};
+use crate::checks::bench::{Mode, Shape, burn_version, slug, train_config};
 use crate::provenance::{command_line, commit, now_unix, write_json};
 
 #[derive(Debug, Args)]
@@ -25,7 +25,8 @@ pub struct GateArgs {
     /// discriminator).
     #[arg(long, value_enum, default_value = "gan")]
     pub mode: Mode,
-    #[arg(long, default_value_t = 64)]
+    /// Images per step (default: the training batch).
+    #[arg(long, default_value_t = lran::train::TrainConfig::BATCH_SIZE)]
     pub batch: usize,
     /// Training steps compared (the NaN of autotune + fusion appeared at step 2).
     #[arg(long, default_value_t = 5)]

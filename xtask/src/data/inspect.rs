@@ -13,7 +13,7 @@ use lran::data::cifar;
 use lran::data::idx::{LabelledImages, parse_idx};
 use lran::data::nifti::{VolumeChoice, read_nifti};
 
-use crate::data::brain::{self as layouts, Modality};
+use crate::data::brain_layouts::{self as layouts, Modality};
 use crate::data::folder;
 use crate::data::labelled::{self, IDX_STEMS, file_name};
 
@@ -40,7 +40,8 @@ pub struct CompareArgs {
     /// Relative heights of the columns (0 = lowest kept slice, 1 = highest).
     #[arg(long, value_delimiter = ',', default_value = "0.1,0.3,0.5,0.7,0.9")]
     pub heights: Vec<f32>,
-    #[arg(long, default_value_t = 64)]
+    /// Slice side in pixels (default: the brain network's).
+    #[arg(long, default_value_t = lran::ModelConfig::brain(1).image_size)]
     pub size: usize,
     /// Each model pixel drawn as this many screen pixels.
     #[arg(long, default_value_t = 2)]
@@ -57,8 +58,8 @@ pub struct InspectArgs {
     /// Contact sheet file (PNG); defaults to runs/inspect/<name>.png.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Slice side in pixels, as a model of that size would see it.
-    #[arg(long, default_value_t = 64)]
+    /// Slice side in pixels, as a model of that size would see it (default: the brain network's).
+    #[arg(long, default_value_t = lran::ModelConfig::brain(1).image_size)]
     pub size: usize,
     /// The modality shown and sliced (brain folders).
     #[arg(long, value_enum, default_value_t = Modality::T1)]
@@ -70,9 +71,9 @@ pub struct InspectArgs {
     /// each case's own rule: for heads with skull.
     #[arg(long)]
     pub mask_threshold: Option<f32>,
-    #[arg(long, default_value_t = 0.25)]
+    #[arg(long, default_value_t = lran::data::brain::SliceConfig::MIN_BRAIN_FRACTION)]
     pub min_brain_fraction: f32,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = lran::data::brain::SliceConfig::TUMOUR_MIN_VOXELS)]
     pub tumour_min_voxels: usize,
     /// The volume of a 4D NIfTI file.
     #[arg(long)]

@@ -9,7 +9,7 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use tiny_http::{Header, Method, Request, Response, Server};
 
-use crate::web::{self, SITE_ENTRIES, WebArgs};
+use crate::site::web::{self, SITE_ENTRIES, WebArgs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -12,14 +12,15 @@ use lran::data::lesion::LesionConfig;
 use lran::data::{ImageSet, Split};
 use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
 use lran::protocol::{BrainProtocol, ModelScores, SliceFacts, evaluate_brain};
-use lran::train::{evaluate, score_and_psnr_set, score_set};
+use lran::scorer::{score_and_psnr_set, score_set};
+use lran::train::evaluate;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend};
-use crate::data::brain::{BrainSlices, CaseSummary};
+use crate::data::brain_layouts::{BrainSlices, CaseSummary};
 use crate::data::{self, Dataset, DatasetSpec};
 use crate::provenance::{commit, now_unix, write_json};
-use crate::run::{RunDir, RunInfo};
+use crate::training::run_dir::{RunDir, RunInfo};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -261,7 +262,7 @@ pub fn named_scores(set: &ImageSet, scores: &lran::score::Scores) -> Vec<ImageSc
 pub fn run(args: EvalArgs, conv: backend::ConvChoice) -> Result<()> {
     match (&args.run, &args.model) {
         (Some(run), None) => run_eval(run, &args, conv),
-        (None, Some(model)) => crate::eval_model::run(model, &args, conv),
+        (None, Some(model)) => crate::training::eval_export::run(model, &args, conv),
         _ => anyhow::bail!("give either --run or --model"),
     }
 }
@@ -270,13 +271,16 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
     let started = Instant::now();
     let run_dir = RunDir::new(&args.runs_dir, run);
     let info = run_dir.read_info()?;
-    let (weights, selection) = run_dir.load_best()?;
+    let lran::fit::Selected {
+        generator: weights,
+        selection,
+    } = run_dir.load_best()?;
     let progress = run_dir.read_progress()?;
     let data = rebuild_data(&info)?;
     let split = data.split;
     let selected = backend::select(args.backend, conv)?;
     let device = selected.device.clone();
-    let generator = lran::export::load_generator(&info.train.model, weights, &device, &info.name)?
+    let generator = lran::card::load_generator(&info.train.model, weights, &device, &info.name)?
         .with_conv(selected.conv);
     let scores = score_set(&generator, &split.test, &info.train.model, &device, 256);
     let evaluation = evaluate(&scores, &split.test.anomalous)?;
@@ -505,7 +509,7 @@ pub fn reconstruction_sheet(
     let lesioned: Vec<usize> = healthy
         .iter()
         .filter_map(|&i| {
-            let name = crate::data::brain::lesioned_name(&split.validation.names[i]);
+            let name = crate::data::brain_layouts::lesioned_name(&split.validation.names[i]);
             synthetic.names.iter().position(|n| *n == name)
         })
         .collect();

@@ -13,7 +13,7 @@ use lran::data::nifti::VolumeChoice;
 use lran::preprocess::model_to_intensity;
 use serde::{Deserialize, Serialize};
 
-use crate::data::brain::{Modality, detect, load_case};
+use crate::data::brain_layouts::{Modality, detect, load_case};
 use crate::provenance::{commit, repository_root, write_json};
 
 #[derive(Debug, Args)]

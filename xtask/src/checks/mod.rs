@@ -1,0 +1,5 @@
+//! Measuring the backends: `bench` (throughput) and `gate` (a GPU's training steps against the
+//! CPU reference).
+
+pub mod bench;
+pub mod gate;

@@ -1,0 +1,480 @@
+//! Our tables, one per suite, from its `summary.json`: each cell mean ± std over seeds (n), the
+//! paper's value beside it where it has one, and the provenance line under each table.
+
+use super::paper::*;
+use super::*;
+
+pub(super) fn provenance(summary: &SuiteSummary) -> String {
+    let devices = summary.devices.join("; ");
+    let limit = summary
+        .max_train_images
+        .map(|n| format!(", at most {n} training images per model"))
+        .unwrap_or_default();
+    let options = summary
+        .train_options
+        .as_deref()
+        .map(|o| format!(", options `{o}`"))
+        .unwrap_or_default();
+    let mut classes: Vec<u8> = summary.runs.iter().filter_map(|r| r.class).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    let classes = if classes.is_empty() {
+        String::new()
+    } else {
+        format!(", normal classes {classes:?}")
+    };
+    let mut text = format!(
+        "Ours: commit `{}`, `{}` network, {} epochs{limit}{options}{classes}, seeds {:?}, trained on {devices}; {} models, from `results/{}/summary.json`.",
+        summary.commit,
+        summary.preset,
+        summary.epochs,
+        summary.seeds,
+        summary.runs.len(),
+        summary.folder()
+    );
+    if summary.reduced {
+        text.push_str(&format!("\n**{}.**", summary.note));
+    } else {
+        let mut note = summary.note.clone();
+        if let Some(first) = note.get(..1) {
+            note.replace_range(..1, &first.to_uppercase());
+        }
+        text.push_str(&format!("\n{note}."));
+    }
+    text
+}
+
+pub(super) fn one_class_table(
+    out: &mut String,
+    summary: &SuiteSummary,
+    paper: &PaperTables,
+    title: &str,
+) {
+    let id = summary.suite.name();
+    out.push_str(&format!("### {title}\n\n{}\n\n", provenance(summary)));
+    let label = paper.label(id).filter(|l| !l.is_empty());
+    out.push_str(&format!(
+        "| normal class | ours, latent score | ours, pixel score | paper, LRAN{} | paper, best other method (the paper's row) |\n| --- | --- | --- | --- | --- |\n",
+        label.map(|l| format!(" ({l})")).unwrap_or_default()
+    ));
+    let best = |column: &str| {
+        paper
+            .best_other(id, column)
+            .map(|(method, value)| format!("{value:.3} ({})", markdown_cell(method)))
+            .unwrap_or_else(|| "—".into())
+    };
+    for group in &summary.groups {
+        let class = match paper.column_label(id, &group.key) {
+            Some(name) => format!("{} ({})", group.key, markdown_cell(name)),
+            None => group.key.clone(),
+        };
+        out.push_str(&format!(
+            "| {class} | {} | {} | {} | {} |\n",
+            spread(&group.latent_auc),
+            spread(&group.pixel_auc),
+            paper_cell(paper.lran(id, &group.key)),
+            best(group.key.as_str())
+        ));
+    }
+    if let (Some(latent), Some(pixel)) = (summary.mean_latent_auc, summary.mean_pixel_auc) {
+        out.push_str(&format!(
+            "| **mean** | **{latent:.3}** | **{pixel:.3}** | {} | {} |\n",
+            paper_cell(paper.lran(id, "mean")),
+            best("mean")
+        ));
+    }
+    out.push('\n');
+}
+
+pub(super) fn ablation_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
+    let (title, id) = match summary.ablation_dataset {
+        Some(AblationDataset::Brain) => (
+            "on brain MRI (tumour slices vs healthy slices; AUC, mean over seeds)",
+            "ablation-brain",
+        ),
+        _ => ("on MNIST (AUC, mean over classes and seeds)", "ablation"),
+    };
+    out.push_str(&format!(
+        "### Ablation of the loss terms {title}\n\n{}\n\n",
+        provenance(summary)
+    ));
+    if let Some(table) = paper.table(id) {
+        let column = table
+            .lookup_column
+            .as_deref()
+            .and_then(|c| table.column(c))
+            .map(|c| format!(", column {}", table.header(c)))
+            .unwrap_or_default();
+        let inferred = if table.row_labels_inferred {
+            "; the paper's text lost this table's row labels, so which configuration each of its rows is was inferred from its prose (see the paper's tables below)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "Paper column: {}{column}{inferred}.\n\n",
+            table.paper_label
+        ));
+    }
+    out.push_str("| loss terms | ours, latent score | ours, pixel score | paper, LRAN |\n| --- | --- | --- | --- |\n");
+    pub(super) fn describe(key: &str) -> &str {
+        match key {
+            "no-latent-no-low-rank" => "reconstruction + adversarial",
+            "no-latent" => "… + low-rank (no latent)",
+            "no-low-rank" => "… + latent (no low-rank)",
+            "full" => "all four (LRAN)",
+            other => other,
+        }
+    }
+    for Group {
+        key,
+        latent_auc,
+        pixel_auc,
+        ..
+    } in &summary.groups
+    {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            describe(key),
+            spread(latent_auc),
+            spread(pixel_auc),
+            paper_cell(paper.lran(id, key))
+        ));
+    }
+    out.push('\n');
+}
+
+/// The paper's (latent, pixel) AUC for a suite of our scores table: Table 6 for MNIST and
+/// CIFAR-10, Table 5 (BraTS, other data than ours) for the brain.
+pub(super) fn paper_scores(paper: &PaperTables, suite: Suite) -> (Option<f64>, Option<f64>) {
+    let (id, column) = match suite {
+        Suite::Mnist => ("scores", "mnist"),
+        Suite::Cifar10 => ("scores", "cifar10"),
+        Suite::Brain => ("brain", "auc"),
+        _ => return (None, None),
+    };
+    (
+        paper.cell(id, "latent", column),
+        paper.cell(id, "pixel", column),
+    )
+}
+
+pub(super) fn scores_table(out: &mut String, scores: &ScoresSummary, paper: &PaperTables) {
+    out.push_str("### Latent vs pixel score (AUC over all models of each suite)\n\n");
+    out.push_str(&format!(
+        "Ours: commit `{}`, from `results/scores/summary.json` (the same trained models, scored both ways).\n\n",
+        scores.commit
+    ));
+    let tables: Vec<&PaperTable> = ["scores", "brain"]
+        .into_iter()
+        .filter_map(|id| paper.table(id))
+        .collect();
+    if !tables.is_empty() {
+        let labels: Vec<&str> = tables
+            .iter()
+            .map(|t| t.paper_label.as_str())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let inferred = if tables.iter().any(|t| t.row_labels_inferred) {
+            "; the paper's text lost these tables' row labels, which row is the latent score was inferred from its prose"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "Paper columns: {} (brain: BraTS 2019, other data than ours){inferred}.\n\n",
+            labels.join("; ")
+        ));
+    }
+    out.push_str("| suite | models | ours, latent score ‖z − ẑ‖² | ours, pixel score | latent better in | paper, LRAN latent score | paper, pixel score |\n| --- | --- | --- | --- | --- | --- | --- |\n");
+    for row in &scores.datasets {
+        let (paper_latent, paper_pixel) = paper_scores(paper, row.suite);
+        out.push_str(&format!(
+            "| {}{} | {} | {} | {} | {} of {} | {} | {} |\n",
+            row.suite.name(),
+            if row.reduced { " (reduced budget)" } else { "" },
+            row.models,
+            spread(&row.latent_auc),
+            spread(&row.pixel_auc),
+            row.latent_better,
+            row.models,
+            paper_cell(paper_latent),
+            paper_cell(paper_pixel)
+        ));
+    }
+    out.push('\n');
+}
+
+pub(super) fn brain_table(out: &mut String, summary: &SuiteSummary, paper: &PaperTables) {
+    out.push_str(&format!(
+        "### Brain, `{}` network: healthy T1 slices for training, tumour slices vs healthy slices for testing (AUC)\n\n{}\n\n",
+        summary.preset,
+        provenance(summary)
+    ));
+    if !summary.brain.is_empty() {
+        brain_protocol_tables(out, summary);
+        brain_goals(out, summary);
+    } else {
+        // Summaries from before the protocol: the AUCs alone.
+        let validation = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+        out.push_str(
+            "| seed | ours, latent score | ours, pixel score | validation: synthetic lesions, latent score |\n\
+             | --- | --- | --- | --- |\n",
+        );
+        for run in &summary.runs {
+            out.push_str(&format!(
+                "| {} | {:.3} | {:.3} | {} |\n",
+                run.seed,
+                run.latent_auc,
+                run.pixel_auc,
+                validation(run.validation_latent_auc)
+            ));
+        }
+        if let (Some(latent), Some(pixel)) = (summary.mean_latent_auc, summary.mean_pixel_auc) {
+            out.push_str(&format!(
+                "| **mean** | **{latent:.3}** | **{pixel:.3}** | |\n"
+            ));
+        }
+    }
+    if let Some(value) = paper.lran("brain", "auc") {
+        let source = paper
+            .label("brain")
+            .filter(|l| !l.is_empty())
+            .map(|l| format!(", {l}"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "\nThe paper reports AUC {value:.3} for LRAN trained on HCP and tested on BraTS 2019 (other data than ours{source}).\n"
+        ));
+    }
+    out.push('\n');
+}
+
+/// The brain experiment's goals (issue 15) against the suite's means, each met or missed.
+pub(super) fn brain_goals(out: &mut String, summary: &SuiteSummary) {
+    let mean = |name: &str| summary.brain.get(name).map(|s| s.mean);
+    let (Some(latent), Some(pixel), Some(matched), Some(baseline)) = (
+        mean("latent.auroc"),
+        mean("pixel.auroc"),
+        mean("latent.height_matched_auroc"),
+        mean("best_baseline_auroc"),
+    ) else {
+        return;
+    };
+    let pixel_matched = mean("pixel.height_matched_auroc").unwrap_or(f64::NAN);
+    let verdict = |met: bool| if met { "met" } else { "**missed**" };
+    out.push_str("Goals (means over seeds):\n\n| goal | ours | |\n| --- | --- | --- |\n");
+    for (goal, ours, met) in [
+        (
+            "pooled latent AUROC ≥ 0.95".to_string(),
+            format!("{latent:.3}"),
+            latent >= 0.95,
+        ),
+        (
+            "height-matched latent AUROC ≥ 0.95".to_string(),
+            format!("{matched:.3}"),
+            matched >= 0.95,
+        ),
+        (
+            "latent score ≥ pixel score (pooled AUROC)".to_string(),
+            format!("{latent:.3} vs {pixel:.3}"),
+            latent >= pixel,
+        ),
+        (
+            format!("both ≥ 0.1 above the best trivial baseline ({baseline:.3})"),
+            format!(
+                "latent {:+.3}, pixel {:+.3}",
+                latent - baseline,
+                pixel - baseline
+            ),
+            latent >= baseline + 0.1 && pixel >= baseline + 0.1,
+        ),
+        (
+            "height-matched pixel AUROC ≥ 0.95".to_string(),
+            format!("{pixel_matched:.3}"),
+            pixel_matched >= 0.95,
+        ),
+    ] {
+        out.push_str(&format!("| {goal} | {ours} | {} |\n", verdict(met)));
+    }
+    out.push('\n');
+}
+
+/// mean ± std (n) of a brain figure, or a dash.
+pub(super) fn figure(summary: &SuiteSummary, name: &str, digits: usize) -> String {
+    summary.brain.get(name).map_or("—".to_string(), |s| {
+        if s.n > 1 {
+            format!("{:.digits$} ± {:.digits$}", s.mean, s.std)
+        } else {
+            format!("{:.digits$}", s.mean)
+        }
+    })
+}
+
+pub(super) fn percent(summary: &SuiteSummary, name: &str) -> String {
+    summary
+        .brain
+        .get(name)
+        .map_or("—".to_string(), |s| format!("{:.1} %", 100.0 * s.mean))
+}
+
+/// The brain protocol: scores against the trivial baselines, the flagged shares, reconstruction
+/// quality and budget, and each test case's AUROC.
+pub(super) fn brain_protocol_tables(out: &mut String, summary: &SuiteSummary) {
+    let seeds = summary.runs.len();
+    out.push_str(&format!(
+        "Slice-wise, mean ± std over {seeds} seed(s). *Pooled*: all test cases' tumour slices against their healthy slices (the paper's protocol). *Case mean*: the mean of the per-case AUROCs. *Height-matched*: tumour slices against the healthy validation subjects' slices at the same relative height (10 bins), which removes the slice-height confound but not the difference of scanner and site; the within-case AUROCs control for the latter. Baselines know nothing of tumours (direction fixed in advance; in brackets, read in their better direction).\n\n"
+    ));
+    out.push_str(
+        "| score | pooled AUROC | pooled AUPRC | case mean AUROC | height-matched AUROC |\n\
+         | --- | --- | --- | --- | --- |\n",
+    );
+    for (name, label) in [
+        ("latent", "**ours, latent ‖z − ẑ‖²**"),
+        ("pixel", "ours, pixel ‖x − x̂‖₁"),
+        ("brain-area", "baseline: brain area"),
+        ("centrality", "baseline: closeness to the middle slice"),
+        ("mean-intensity", "baseline: mean intensity"),
+    ] {
+        let either = summary
+            .brain
+            .get(&format!("{name}.either_direction_auroc"))
+            .map(|s| format!(" ({:.3})", s.mean))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "| {label} | {}{either} | {} | {} | {} |\n",
+            figure(summary, &format!("{name}.auroc"), 3),
+            figure(summary, &format!("{name}.auprc"), 3),
+            figure(summary, &format!("{name}.case_mean_auroc"), 3),
+            figure(summary, &format!("{name}.height_matched_auroc"), 3),
+        ));
+    }
+    out.push_str(
+        "\nAt the stored threshold (the 95th percentile of healthy validation scores), the share of slices flagged:\n\n\
+         | score | tumour slices | healthy slices of the tumour cases | healthy validation slices |\n\
+         | --- | --- | --- | --- |\n",
+    );
+    for name in ["latent", "pixel"] {
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} |\n",
+            percent(summary, &format!("{name}.flagged_tumour")),
+            percent(summary, &format!("{name}.flagged_healthy_test")),
+            percent(summary, &format!("{name}.flagged_healthy_validation")),
+        ));
+    }
+    if summary.brain.contains_key("synthetic.latent_auroc") {
+        out.push_str(&format!(
+            "\nThe validation check (SYNTHETIC lesions painted into the held-out healthy slices, against the same slices untouched, so matched in height, subject and scanner; see `lran::data::lesion`): AUROC latent {}, pixel {}; flagged at the stored threshold, lesioned / untouched: latent {} / {}, pixel {} / {}.\n",
+            figure(summary, "synthetic.latent_auroc", 3),
+            figure(summary, "synthetic.pixel_auroc", 3),
+            percent(summary, "synthetic.latent_flagged_lesioned"),
+            percent(summary, "synthetic.latent_flagged_untouched"),
+            percent(summary, "synthetic.pixel_flagged_lesioned"),
+            percent(summary, "synthetic.pixel_flagged_untouched"),
+        ));
+    }
+    out.push_str(&format!(
+        "\nHealthy validation reconstructions: PSNR inside the brain {} dB. Budget per model: {} optimiser steps (selected at step {}), {} h of training on {}.\n\n",
+        figure(summary, "validation_psnr_db", 2),
+        figure(summary, "steps", 0),
+        figure(summary, "selected_step", 0),
+        figure(summary, "train_hours", 2),
+        summary.devices.join("; ")
+    ));
+    out.push_str(
+        "Per seed:\n\n\
+         | seed | latent AUROC | pixel AUROC | latent height-matched | best baseline | validation: synthetic lesions, latent | PSNR (dB) | steps | hours |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    for run in &summary.runs {
+        let value = |name: &str, digits: usize| {
+            run.brain
+                .get(name)
+                .map_or("—".to_string(), |v| format!("{v:.digits$}"))
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            run.seed,
+            value("latent.auroc", 3),
+            value("pixel.auroc", 3),
+            value("latent.height_matched_auroc", 3),
+            value("best_baseline_auroc", 3),
+            value("synthetic.latent_auroc", 3),
+            value("validation_psnr_db", 2),
+            value("steps", 0),
+            value("train_hours", 2),
+        ));
+    }
+    if let Some(chosen) = &summary.chosen {
+        out.push_str(&format!(
+            "\nChosen to ship as `models/brain-t1`: seed {} (`{}`), by the rule: {} (its value {:.3}).\n",
+            chosen.seed, chosen.file, chosen.rule, chosen.validation_latent_auc
+        ));
+    }
+    out.push('\n');
+    if !summary.brain_cases.is_empty() {
+        out.push_str(
+            "Per test case (within-case AUROC, mean over seeds):\n\n\
+             | case | tumour / healthy slices | latent | pixel | brain area | centrality | mean intensity |\n\
+             | --- | --- | --- | --- | --- | --- | --- |\n",
+        );
+        for case in &summary.brain_cases {
+            let cell = |name: &str| {
+                case.auroc
+                    .get(name)
+                    .map_or("—".to_string(), |s| format!("{:.3}", s.mean))
+            };
+            out.push_str(&format!(
+                "| {} | {} / {} | {} | {} | {} | {} | {} |\n",
+                markdown_cell(&case.case),
+                case.tumour,
+                case.healthy,
+                cell("latent"),
+                cell("pixel"),
+                cell("brain-area"),
+                cell("centrality"),
+                cell("mean-intensity"),
+            ));
+        }
+        out.push('\n');
+    }
+}
+
+pub(super) fn tuning_table(out: &mut String, summary: &SuiteSummary) {
+    let options = summary
+        .train_options
+        .as_deref()
+        .map(|o| format!(", all with `{o}`"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "### Brain model settings chosen on validation data: {}{options} (AUC)\n\n{}\n\n",
+        summary.grid.join(" × "),
+        provenance(summary)
+    ));
+    out.push_str(
+        "Each setting is selected by the latent score's AUC on synthetic lesions painted into \
+         healthy validation slices (beside the same slices untouched). The tumour-test AUCs are \
+         shown for every setting, after the choice; they played no part in it.\n\n",
+    );
+    out.push_str(
+        "| settings | validation (synthetic lesions), latent | test, latent score | test, pixel score |\n\
+         | --- | --- | --- | --- |\n",
+    );
+    let chosen = summary.selection.as_ref().map(|s| s.options.as_str());
+    for group in &summary.groups {
+        let mark = if Some(group.key.as_str()) == chosen {
+            " **(selected)**"
+        } else {
+            ""
+        };
+        let validation = group
+            .validation_latent_auc
+            .as_ref()
+            .map(spread)
+            .unwrap_or_else(|| "—".into());
+        out.push_str(&format!(
+            "| `{}`{mark} | {validation} | {} | {} |\n",
+            group.key,
+            spread(&group.latent_auc),
+            spread(&group.pixel_auc),
+        ));
+    }
+    out.push('\n');
+}
