@@ -208,6 +208,46 @@ pub struct GeneratorOutput {
     pub reconstructed_latent: Tensor<2>,
 }
 
+/// Burn draws initial weights from one random stream per backend and process, which
+/// `Device::seed` restarts, and draws them lazily, when a parameter is first read. Two models
+/// built at once on different threads (tests side by side, a gate beside a training) would
+/// interleave their draws, and neither would get the weights its seed names: that is what made
+/// the CPU gate test fail now and then beside the wgpu gates (the draw gave another network,
+/// on which the two convolution formulations differ more). So every lran construction that
+/// draws weights goes through here: under one lock, the stream is seeded (when `seed` is given),
+/// the modules are built and every parameter is read, so all draws happen inside.
+pub(crate) fn drawing_weights<T>(
+    device: &Device,
+    seed: Option<u64>,
+    build: impl FnOnce(&mut dyn FnMut(&dyn Materialise)) -> T,
+) -> T {
+    static WEIGHT_DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _drawing = WEIGHT_DRAWS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(seed) = seed {
+        device.seed(seed);
+    }
+    build(&mut |module| module.materialise())
+}
+
+/// A module whose lazily drawn parameters can be drawn now.
+pub(crate) trait Materialise {
+    fn materialise(&self);
+}
+
+impl<M: Module> Materialise for M {
+    fn materialise(&self) {
+        struct Touch;
+        impl burn::module::ModuleVisitor for Touch {
+            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+                let _ = param.val();
+            }
+        }
+        self.visit(&mut Touch);
+    }
+}
+
 /// The LRAN/GANomaly generator: encoder E, decoder, and the auxiliary encoder E′ that has E's
 /// architecture and its own weights.
 #[derive(Module, Debug)]

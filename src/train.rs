@@ -14,7 +14,7 @@ use crate::data::ImageSet;
 use crate::error::{LranError, Result};
 use crate::loss::{GeneratorLoss, discriminator_bce};
 use crate::metrics::roc_auc;
-use crate::model::{Discriminator, Generator, GeneratorOutput};
+use crate::model::{Discriminator, Generator, GeneratorOutput, drawing_weights};
 use crate::rng::SplitMix64;
 use crate::score::Scores;
 use crate::scorer::score_set;
@@ -175,9 +175,13 @@ impl Trainer {
     pub fn new(config: TrainConfig, device: &Device) -> Result<Self> {
         config.validate()?;
         let device = device.clone().autodiff();
-        device.seed(config.seed);
-        let generator = Generator::new(&config.model, &device);
-        let discriminator = Discriminator::new(&config.model, &device);
+        let (generator, discriminator) = drawing_weights(&device, Some(config.seed), |draw| {
+            let generator = Generator::new(&config.model, &device);
+            draw(&generator);
+            let discriminator = Discriminator::new(&config.model, &device);
+            draw(&discriminator);
+            (generator, discriminator)
+        });
         Ok(Self {
             generator_optimizer: config.adam(),
             discriminator_optimizer: config.adam(),
@@ -345,8 +349,12 @@ impl Trainer {
         if weights.adversarial.is_active() && losses.discriminator < COLLAPSED_DISCRIMINATOR_LOSS {
             // As GANomaly: a discriminator that wins outright gives no gradient; start it over.
             self.discriminator_resets += 1;
-            self.device.seed(self.config.seed.wrapping_add(self.steps));
-            self.discriminator = Discriminator::new(&self.config.model, &self.device);
+            let seed = self.config.seed.wrapping_add(self.steps);
+            self.discriminator = drawing_weights(&self.device, Some(seed), |draw| {
+                let discriminator = Discriminator::new(&self.config.model, &self.device);
+                draw(&discriminator);
+                discriminator
+            });
             self.discriminator_optimizer = self.config.adam();
         }
         Ok(losses)

@@ -4,7 +4,7 @@
 //! it, with Mesa's lavapipe installed), which turns a missing adapter into a failure.
 //! `LRAN_WGPU_API=gl|vulkan` pins the graphics API, as for `cargo xtask`.
 
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 use lran::ModelConfig;
 use lran::burn::tensor::Device;
@@ -34,17 +34,7 @@ fn wgpu_device() -> Option<Device> {
         .clone()
 }
 
-/// One gate at a time. Not for shared state (the convolution algorithm is the model's own): run
-/// side by side, these tests' CPU steps disagreed at about 1e-3 relative on a BatchNorm
-/// gradient in 2 of 3 runs (after efc29c9 dropped the old lock), against 0 in 6 runs one at a
-/// time; flex's parallel sums under load are the suspect, not yet confirmed.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 fn gate_on_wgpu(algorithm: ConvAlgorithm) {
-    let _one_at_a_time = exclusive();
     let Some(gpu) = wgpu_device() else {
         if std::env::var("LRAN_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
             panic!("LRAN_REQUIRE_WGPU=1 but no wgpu adapter was found");
@@ -95,7 +85,6 @@ fn wgpu_training_steps_with_matmul_convolutions_agree_with_the_cpu_backend() {
 /// (a stand-in for a wrong kernel) is caught at its first differing step, on the CPU alone.
 #[test]
 fn the_gate_catches_a_candidate_that_computes_something_else() {
-    let _one_at_a_time = exclusive();
     let mut config = TrainConfig::new(ModelConfig::tiny(1));
     config.batch_size = 8;
     let cpu = Device::flex();
@@ -121,7 +110,6 @@ fn the_gate_catches_a_candidate_that_computes_something_else() {
 /// CPU: the gate runs its reference with burn's and its candidate with the configuration's.
 #[test]
 fn matmul_convolutions_train_like_burns_on_the_cpu() {
-    let _one_at_a_time = exclusive();
     let mut config = TrainConfig::new(ModelConfig {
         image_size: 64,
         ..ModelConfig::tiny(1).with_conv(ConvAlgorithm::Gemm)

@@ -226,3 +226,42 @@ fn a_fit_selects_and_calibrates_on_healthy_validation_images() {
         .to_string();
     assert!(err.contains("at least one epoch"), "{err}");
 }
+
+/// A seed names one set of starting weights even when other models are built at the same time
+/// on other threads (burn's weight stream is one per process; lran draws from it under a lock).
+#[test]
+fn a_seed_names_the_same_weights_when_models_are_built_side_by_side() {
+    let build = |seed: u64| {
+        let mut config = TrainConfig::new(ModelConfig::tiny(1));
+        config.seed = seed;
+        let trainer = Trainer::new(config, &Device::flex()).unwrap();
+        // The values, not the burnpack bytes (those carry each parameter's random id).
+        struct Values(Vec<f32>);
+        impl lran::burn::module::ModuleVisitor for Values {
+            fn visit_float<const D: usize>(
+                &mut self,
+                param: &lran::burn::module::Param<lran::burn::tensor::Tensor<D>>,
+            ) {
+                let data = param.val().into_data().convert::<f32>();
+                self.0.extend_from_slice(data.as_slice::<f32>().unwrap());
+            }
+        }
+        let mut values = Values(Vec::new());
+        lran::burn::module::Module::visit(&trainer.generator, &mut values);
+        lran::burn::module::Module::visit(&trainer.discriminator, &mut values);
+        values.0
+    };
+    let alone = [build(0), build(1)];
+    assert_ne!(alone[0], alone[1]);
+    assert!(build(0) == alone[0], "seed 0 drew other weights a second time, alone");
+    let threads: Vec<_> = (0..8u64)
+        .map(|k| std::thread::spawn(move || (k % 2, build(k % 2))))
+        .collect();
+    for thread in threads {
+        let (seed, weights) = thread.join().unwrap();
+        assert!(
+            weights == alone[seed as usize],
+            "seed {seed} drew other weights"
+        );
+    }
+}
