@@ -254,8 +254,14 @@ impl Calibration {
     }
 
     pub fn is_anomalous(&self, score: f32) -> bool {
-        score > self.threshold
+        flags(score, self.threshold)
     }
+}
+
+/// The decision rule, the one place it is written: a score strictly above the threshold is
+/// anomalous (the page says "at or below the threshold" is within the healthy range).
+pub fn flags(score: f32, threshold: f32) -> bool {
+    score > threshold
 }
 
 /// Calibrations of both scores from healthy validation scores.

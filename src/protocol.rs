@@ -187,7 +187,7 @@ pub struct CaseDetection {
     pub detection: Option<Detection>,
 }
 
-/// The share of slices at or above a threshold.
+/// The share of slices above a threshold (the page's rule, `metrics::flags`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Flagged {
     pub threshold: f32,
@@ -292,7 +292,7 @@ pub fn evaluate_score(
     let height_matched = height_matched_auroc(&tumour_pairs, &reference_pairs, HEIGHT_BINS)?;
     let share = |scores: &mut dyn Iterator<Item = f32>, threshold: f32| -> f64 {
         let (flagged, total) = scores.fold((0usize, 0usize), |(f, t), s| {
-            (f + (s >= threshold) as usize, t + 1)
+            (f + crate::metrics::flags(s, threshold) as usize, t + 1)
         });
         flagged as f64 / total.max(1) as f64
     };
@@ -503,6 +503,27 @@ mod tests {
             (flagged.healthy_validation - 9.0 / 41.0).abs() < 1e-9,
             "{flagged:?}"
         );
+        // A slice scoring exactly the threshold is not flagged: the page's rule (at or below the
+        // threshold is within the healthy range), one rule for the page and the protocol.
+        let at_threshold = vec![-0.12f32; validation.len()];
+        let tied = evaluate_brain(
+            &test,
+            &validation,
+            &ModelScores {
+                validation_latent: &at_threshold,
+                ..ModelScores {
+                    test_latent: &test_latent,
+                    test_pixel: &test_pixel,
+                    validation_latent: &validation_latent,
+                    validation_pixel: &validation_pixel,
+                    latent_threshold: -0.12,
+                    pixel_threshold: 1.0,
+                }
+            },
+        )
+        .unwrap();
+        let tied = tied.score("latent").unwrap().flagged.unwrap();
+        assert_eq!(tied.healthy_validation, 0.0, "{tied:?}");
         // The trivial baselines find these phantom "tumours" as the height score does.
         let area = protocol.score("brain-area").unwrap();
         assert_eq!(area.pooled.auroc, 1.0);
