@@ -253,7 +253,10 @@ fn a_seed_names_the_same_weights_when_models_are_built_side_by_side() {
     };
     let alone = [build(0), build(1)];
     assert_ne!(alone[0], alone[1]);
-    assert!(build(0) == alone[0], "seed 0 drew other weights a second time, alone");
+    assert!(
+        build(0) == alone[0],
+        "seed 0 drew other weights a second time, alone"
+    );
     let threads: Vec<_> = (0..8u64)
         .map(|k| std::thread::spawn(move || (k % 2, build(k % 2))))
         .collect();
