@@ -2,6 +2,7 @@
 //! `eval` rebuilds exactly the split training used.
 
 pub mod brain_layouts;
+pub mod brain_sets;
 pub mod folder;
 pub mod inspect;
 pub mod labelled;
@@ -14,7 +15,7 @@ use lran::ModelConfig;
 use lran::data::{Protocol, Split};
 use serde::{Deserialize, Serialize};
 
-use brain_layouts::{BrainOptions, CaseSummary};
+use brain_sets::{BrainOptions, CaseSummary};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -77,7 +78,7 @@ pub struct LoadedData {
     /// Brain datasets: per-case summaries.
     pub cases: Vec<CaseSummary>,
     /// Brain datasets: what the evaluation protocol knows of each validation and test slice.
-    pub brain_slices: Option<brain_layouts::BrainSlices>,
+    pub brain_slices: Option<brain_sets::BrainSlices>,
 }
 
 /// `../shared/data/<name>` beside the checkout, where lran's own data lives (CI has it; a user's
@@ -159,7 +160,7 @@ pub fn load(spec: &DatasetSpec, config: &ModelConfig) -> Result<LoadedData> {
                     options.modalities.len()
                 );
             }
-            let loaded = brain_layouts::load_split(options, spec.validation_fraction, spec.seed)?;
+            let loaded = brain_sets::load_split(options, spec.validation_fraction, spec.seed)?;
             let layouts: Vec<String> = loaded
                 .layouts
                 .iter()

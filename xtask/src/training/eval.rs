@@ -17,7 +17,7 @@ use lran::train::evaluate;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend};
-use crate::data::brain_layouts::{BrainSlices, CaseSummary};
+use crate::data::brain_sets::{BrainSlices, CaseSummary};
 use crate::data::{self, Dataset, DatasetSpec};
 use crate::provenance::{commit, now_unix, write_json};
 use crate::training::run_dir::{RunDir, RunInfo};
@@ -509,7 +509,7 @@ pub fn reconstruction_sheet(
     let lesioned: Vec<usize> = healthy
         .iter()
         .filter_map(|&i| {
-            let name = crate::data::brain_layouts::lesioned_name(&split.validation.names[i]);
+            let name = crate::data::brain_sets::lesioned_name(&split.validation.names[i]);
             synthetic.names.iter().position(|n| *n == name)
         })
         .collect();

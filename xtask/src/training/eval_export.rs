@@ -15,7 +15,8 @@ use lran::scorer::ScoringModel;
 use serde::{Deserialize, Serialize};
 
 use crate::backend;
-use crate::data::brain_layouts::{self as brain_data, BrainOptions, CaseSummary, Modality};
+use crate::data::brain_layouts::{self as brain_data, Modality};
+use crate::data::brain_sets::{self, BrainOptions, CaseSummary};
 use crate::data::{Dataset, folder, labelled};
 use crate::provenance::{command_line, commit, now_unix, sha256_hex, write_json};
 use crate::training::eval::{EvalArgs, ImageScores, named_scores};
@@ -140,7 +141,7 @@ fn load_test_data(model: &ScoringModel, args: &EvalArgs) -> Result<TestData> {
             );
         }
         let (mut files, mut cases) = (Vec::new(), Vec::new());
-        let test = brain_data::labelled_test_set(&source, &options, &mut files, &mut cases)?;
+        let test = brain_sets::labelled_test_set(&source, &options, &mut files, &mut cases)?;
         files.sort();
         files.dedup();
         return Ok(TestData {

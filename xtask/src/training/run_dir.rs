@@ -10,7 +10,7 @@ use lran::train::{TrainConfig, TrainerState};
 use serde::{Deserialize, Serialize};
 
 use crate::data::DatasetSpec;
-use crate::data::brain_layouts::CaseSummary;
+use crate::data::brain_sets::CaseSummary;
 use crate::provenance::{read_json, write_json};
 
 /// What a run is: enough to rebuild its data split and network.

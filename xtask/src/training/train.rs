@@ -12,7 +12,8 @@ use lran::train::{StepLosses, TrainConfig, Trainer};
 use lran::{LossConfig, ModelConfig};
 
 use crate::backend::{self, Backend};
-use crate::data::brain_layouts::{BrainOptions, Modality};
+use crate::data::brain_layouts::Modality;
+use crate::data::brain_sets::BrainOptions;
 use crate::data::{self, Dataset, DatasetSpec};
 use crate::provenance::{command_line, commit, write_json};
 use crate::training::run_dir::{RunDir, RunInfo};
@@ -337,7 +338,7 @@ impl TrainArgs {
             },
             validation_fraction: self.validation_fraction.unwrap_or(
                 if self.dataset == Dataset::Brain {
-                    crate::data::brain_layouts::VALIDATION_FRACTION
+                    crate::data::brain_sets::VALIDATION_FRACTION
                 } else {
                     lran::data::VALIDATION_FRACTION
                 },
