@@ -454,19 +454,15 @@ mod tests {
             .map(|s| if s.anomalous { 2.0 } else { 0.0 })
             .collect();
         let validation_pixel = vec![0.0; validation.len()];
-        let protocol = evaluate_brain(
-            &test,
-            &validation,
-            &ModelScores {
-                test_latent: &test_latent,
-                test_pixel: &test_pixel,
-                validation_latent: &validation_latent,
-                validation_pixel: &validation_pixel,
-                latent_threshold: -0.12,
-                pixel_threshold: 1.0,
-            },
-        )
-        .unwrap();
+        let scores = ModelScores {
+            test_latent: &test_latent,
+            test_pixel: &test_pixel,
+            validation_latent: &validation_latent,
+            validation_pixel: &validation_pixel,
+            latent_threshold: -0.12,
+            pixel_threshold: 1.0,
+        };
+        let protocol = evaluate_brain(&test, &validation, &scores).unwrap();
         let latent = protocol.score("latent").unwrap();
         assert_eq!(latent.pooled.auroc, 1.0);
         assert_eq!(latent.mean_case_auroc, 1.0);
@@ -506,22 +502,11 @@ mod tests {
         // A slice scoring exactly the threshold is not flagged: the page's rule (at or below the
         // threshold is within the healthy range), one rule for the page and the protocol.
         let at_threshold = vec![-0.12f32; validation.len()];
-        let tied = evaluate_brain(
-            &test,
-            &validation,
-            &ModelScores {
-                validation_latent: &at_threshold,
-                ..ModelScores {
-                    test_latent: &test_latent,
-                    test_pixel: &test_pixel,
-                    validation_latent: &validation_latent,
-                    validation_pixel: &validation_pixel,
-                    latent_threshold: -0.12,
-                    pixel_threshold: 1.0,
-                }
-            },
-        )
-        .unwrap();
+        let tied = ModelScores {
+            validation_latent: &at_threshold,
+            ..scores
+        };
+        let tied = evaluate_brain(&test, &validation, &tied).unwrap();
         let tied = tied.score("latent").unwrap().flagged.unwrap();
         assert_eq!(tied.healthy_validation, 0.0, "{tied:?}");
         // The trivial baselines find these phantom "tumours" as the height score does.
