@@ -5,6 +5,8 @@
 //! A user's clone has no `../shared`: these tests then say so and pass, unless CI=true or
 //! LRAN_REQUIRE_DATA=1, where missing data fails them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use lran::data::brain::{
@@ -15,26 +17,7 @@ use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti}
 use lran::data::volume::Volume;
 
 fn brain_data() -> Option<PathBuf> {
-    // At run time: a warm target directory shared by checkouts may hold a binary built in another.
-    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .join("../shared/data/brain");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{} is missing (CI must have the shared data)",
-        dir.display()
-    );
-    eprintln!(
-        "skipped: {} is absent (see the README for the data)",
-        dir.display()
-    );
-    None
+    common::shared("data/brain")
 }
 
 fn read(dir: &Path, file: &str) -> Volume {

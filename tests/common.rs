@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+#[path = "support/shared.rs"]
+mod shared;
+
 use lran::ModelConfig;
 use lran::data::idx::LabelledImages;
 use lran::data::{ImageSet, Protocol, Split};
@@ -13,6 +16,11 @@ pub fn repository_root() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// `../shared/<relative>` beside this checkout, or None when absent and not required.
+pub fn shared(relative: &str) -> Option<PathBuf> {
+    shared::shared_beside(&repository_root(), relative)
 }
 
 /// The MNIST sample embedded in xtask (real digits, committed with the repository).

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{scratch, xtask};
-use std::path::Path;
+use common::{fails_with, scratch, xtask};
 use std::process::Output;
 
 fn stderr(output: &Output) -> String {
@@ -25,22 +24,6 @@ const TINY: &[&str] = &[
     "--batch-size",
     "32",
 ];
-
-fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
-    let output = xtask(args, dir);
-    let message = stderr(&output);
-    assert!(!output.status.success(), "{args:?} should fail");
-    assert!(
-        !message.contains("panicked"),
-        "{args:?} panicked: {message}"
-    );
-    for part in expected {
-        assert!(
-            message.contains(part),
-            "{args:?}: expected {part:?} in {message}"
-        );
-    }
-}
 
 #[test]
 fn train_eval_export_on_the_embedded_sample() {

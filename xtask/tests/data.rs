@@ -8,51 +8,11 @@ use common::brain::{
     TUMOURS, expected_tumour_slices, lps, phantom, write_brats_case, write_brats2019, write_hcp,
     write_ixi_subject, write_nii_gz,
 };
-use common::{scratch, xtask};
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use common::{fails_with, scratch, shared_data as shared, succeeds, xtask};
 
 use lran::data::cifar::{self, encode_batch};
 use lran::data::idx::LabelledImages;
 use lran::data::nifti::{NiftiSpec, encode_nifti, gzip};
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn succeeds(args: &[&str], dir: &Path) -> String {
-    let output = xtask(args, dir);
-    assert!(
-        output.status.success(),
-        "{args:?} failed: {}",
-        text(&output)
-    );
-    text(&output)
-}
-
-fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
-    let output = xtask(args, dir);
-    let message = text(&output);
-    assert!(!output.status.success(), "{args:?} should fail");
-    assert!(
-        !message.contains("panicked"),
-        "{args:?} panicked: {message}"
-    );
-    for part in expected {
-        assert!(
-            message.contains(part),
-            "{args:?}: expected {part:?} in {message}"
-        );
-    }
-}
-
-fn shared(name: &str) -> Option<PathBuf> {
-    common::shared_data(name)
-}
 
 /// IXI subjects as the shared data stores them (skull on, a mask beside each T1, u8 with
 /// `scl_slope`, a header extension before the voxels, axes PSR) are found as IXI, masked by their

@@ -4,6 +4,8 @@
 //! the per-class values. Without the text the checks that need it are skipped, unless CI=true
 //! or LRAN_REQUIRE_DATA=1 make that a failure.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -12,9 +14,7 @@ use serde_json::Value;
 /// xtask's folder; at run time first (a warm target directory shared by checkouts may hold a
 /// binary built in another).
 fn manifest() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    common::manifest_dir()
 }
 
 fn tables_json() -> Value {
@@ -27,21 +27,10 @@ fn tables_json() -> Value {
 /// The paper's text, one entry per line (line n is `lines[n - 1]`), or None when it is absent
 /// and not required.
 fn paper_lines() -> Option<Vec<String>> {
-    let path = manifest().join("../../shared/paper/paper.txt");
-    if path.is_file() {
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        return Some(text.lines().map(str::to_string).collect());
-    }
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{} is missing (CI must have the shared paper text)",
-        path.display()
-    );
-    eprintln!("skipped: {} is absent", path.display());
-    None
+    let path = common::shared("paper/paper.txt")?;
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    Some(text.lines().map(str::to_string).collect())
 }
 
 fn line(lines: &[String], number: u64) -> &str {

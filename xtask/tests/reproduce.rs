@@ -19,7 +19,7 @@ fn ok(args: &[&str], dir: &Path) -> String {
 }
 
 fn json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    common::read_json(path)
 }
 
 const QUICK: &[&str] = &[

@@ -2,12 +2,13 @@
 //! `www/` and `models/`, nothing else of the repository) on a local port, with the MIME types
 //! browsers insist on (`application/wasm` for streaming compilation, JS modules as JavaScript).
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use clap::Args;
-use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::site::web::{self, SITE_ENTRIES, WebArgs};
 
@@ -45,65 +46,106 @@ pub fn run(args: ServeArgs) -> Result<()> {
             root.display()
         ));
     }
-    let server = Server::http((args.host.as_str(), args.port))
+    let listener = TcpListener::bind((args.host.as_str(), args.port))
         .map_err(|e| anyhow!("cannot listen on {}:{}: {e}", args.host, args.port))?;
-    let address = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| anyhow!("not an IP listener"))?;
+    let address = listener.local_addr()?;
     // Tests read this line to find the port.
     println!("serving http://{address}/");
     eprintln!("open http://{address}/ in a browser; Ctrl-C stops");
-    let server = Arc::new(server);
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let (server, root) = (server.clone(), root.clone());
-            std::thread::spawn(move || {
-                while let Ok(request) = server.recv() {
-                    respond(&root, request);
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        let _ = worker.join();
+    // A thread per connection, each connection closed after its one response. tiny_http 0.12
+    // served this page before: its pool gives each connection a thread for as long as it stays
+    // open, and a connection accepted while idle threads were still waking up was queued behind
+    // the open ones, so with the page's ES modules the browser's burst of connections left some
+    // module requests unanswered until a keep-alive connection closed (the browser test timed
+    // out loading the page in 2 of 5 runs).
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let root = root.clone();
+        std::thread::spawn(move || {
+            let _ = serve_connection(&root, stream);
+        });
     }
     Ok(())
 }
 
-fn respond(root: &Path, request: Request) {
-    let response = match (request.method(), site_path(root, request.url())) {
-        (Method::Get | Method::Head, Some(path)) if path.is_file() => match std::fs::read(&path) {
-            Ok(bytes) => {
-                Response::from_data(bytes).with_header(header("Content-Type", content_type(&path)))
-            }
-            Err(e) => text(500, &format!("cannot read {}: {e}", path.display())),
+/// Reads one request from `stream` and answers it.
+fn serve_connection(root: &Path, mut stream: TcpStream) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // The headers are read and dropped: a GET or HEAD of a static file needs none of them.
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim_end().is_empty() {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, url) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let response = respond(root, method, url);
+    stream.write_all(&response.head())?;
+    if method != "HEAD" {
+        stream.write_all(&response.body)?;
+    }
+    stream.flush()
+}
+
+/// An answer: status, type and bytes.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn text(status: u16, message: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: message.as_bytes().to_vec(),
+        }
+    }
+
+    /// The status line and headers. A development server: always serve what was just built.
+    /// The policy travels as a header too: the model thread (a Web Worker) takes its policy
+    /// from its own response, not the page's.
+    fn head(&self) -> Vec<u8> {
+        let reason = match self.status {
+            200 => "OK",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            _ => "Internal Server Error",
+        };
+        format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nContent-Security-Policy: {CONTENT_SECURITY_POLICY}\r\nConnection: close\r\n\r\n",
+            self.status,
+            self.content_type,
+            self.body.len()
+        )
+        .into_bytes()
+    }
+}
+
+fn respond(root: &Path, method: &str, url: &str) -> Answer {
+    let readable = matches!(method, "GET" | "HEAD");
+    match site_path(root, url) {
+        Some(path) if readable && path.is_file() => match std::fs::read(&path) {
+            Ok(body) => Answer {
+                status: 200,
+                content_type: content_type(&path),
+                body,
+            },
+            Err(e) => Answer::text(500, &format!("cannot read {}: {e}", path.display())),
         },
-        (Method::Get | Method::Head, _) => text(404, "not found"),
-        _ => text(405, "only GET and HEAD"),
-    };
-    // A development server: always serve what was just built. The policy travels as a header
-    // too: the model thread (a Web Worker) takes its policy from its own response, not the page's.
-    let _ = request.respond(
-        response
-            .with_header(header("Cache-Control", "no-store"))
-            .with_header(header("Content-Security-Policy", CONTENT_SECURITY_POLICY)),
-    );
+        _ if readable => Answer::text(404, "not found"),
+        _ => Answer::text(405, "only GET and HEAD"),
+    }
 }
 
 /// The site's Content-Security-Policy, as index.html's meta tag states it: nothing beyond this
 /// origin may be fetched, so nothing a visitor drops can leave the browser.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; img-src 'self' blob: data:; style-src 'self'; base-uri 'none'; form-action 'none'";
-
-fn text(status: u16, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    Response::from_string(message)
-        .with_status_code(status)
-        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
-}
-
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
-}
 
 /// The file a URL names inside the site, or None for anything outside it.
 pub fn site_path(root: &Path, url: &str) -> Option<PathBuf> {

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod brain;
+#[path = "../../../tests/support/shared.rs"]
+mod shared;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,23 +35,57 @@ pub fn manifest_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
-/// `../shared/data/<name>` beside this checkout. Absent, the caller skips its checks, unless
-/// CI=true or LRAN_REQUIRE_DATA=1 make that a failure.
+/// `../shared/data/<name>` beside this checkout, or None when absent and not required.
 pub fn shared_data(name: &str) -> Option<PathBuf> {
-    let manifest = manifest_dir();
-    let dir = manifest.join("../../shared/data").join(name);
-    if dir.is_dir() {
-        return Some(dir.canonicalize().unwrap_or(dir));
-    }
-    let required = std::env::var("CI").is_ok_and(|v| v == "true")
-        || std::env::var("LRAN_REQUIRE_DATA").is_ok_and(|v| v == "1");
+    shared(&format!("data/{name}"))
+}
+
+/// `../shared/<relative>` beside this checkout, or None when absent and not required.
+pub fn shared(relative: &str) -> Option<PathBuf> {
+    shared::shared_beside(manifest_dir().parent().unwrap(), relative)
+}
+
+/// Stdout and stderr of a finished command, in that order.
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `cargo xtask ARGS` in `dir`: it must succeed; returns what it printed.
+pub fn succeeds(args: &[&str], dir: &Path) -> String {
+    let output = xtask(args, dir);
     assert!(
-        !required,
-        "{} is missing (CI must have the shared data)",
-        dir.display()
+        output.status.success(),
+        "{args:?} failed: {}",
+        text(&output)
     );
-    eprintln!("skipped: {} is absent", dir.display());
-    None
+    text(&output)
+}
+
+/// Runs `cargo xtask ARGS` in `dir`: it must fail, without a panic, saying each of `expected`.
+pub fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
+    let output = xtask(args, dir);
+    let message = text(&output);
+    assert!(!output.status.success(), "{args:?} should fail: {message}");
+    assert!(
+        !message.contains("panicked"),
+        "{args:?} panicked: {message}"
+    );
+    for part in expected {
+        assert!(
+            message.contains(part),
+            "{args:?}: expected {part:?} in {message}"
+        );
+    }
+}
+
+/// A JSON file, read and parsed (a test failure naming the file otherwise).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The test digits of the MNIST sample built into xtask (`xtask/data/mnist-sample`).
