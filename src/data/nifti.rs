@@ -619,33 +619,25 @@ mod tests {
 
     #[test]
     fn scl_slope_and_inter_rescale_the_voxels() {
-        let spec = NiftiSpec {
-            scl_slope: 0.5,
-            scl_inter: -3.0,
-            ..NiftiSpec::ras([2, 2, 2], 4)
+        let scaled = |scl_slope: f32, scl_inter: f32| {
+            let spec = NiftiSpec {
+                scl_slope,
+                scl_inter,
+                ..NiftiSpec::ras([2, 2, 2], 4)
+            };
+            read_nifti(
+                "s.nii",
+                &encode_nifti(&spec, &ramp(8)),
+                VolumeChoice::OnlyVolume,
+            )
+            .unwrap()
         };
-        let volume = read_nifti(
-            "s.nii",
-            &encode_nifti(&spec, &ramp(8)),
-            VolumeChoice::OnlyVolume,
-        )
-        .unwrap();
         assert_eq!(
-            volume.data,
+            scaled(0.5, -3.0).data,
             (0..8).map(|i| i as f32 * 0.5 - 3.0).collect::<Vec<_>>()
         );
         // A zero slope means "unscaled" in the standard.
-        let spec = NiftiSpec {
-            scl_slope: 0.0,
-            scl_inter: 7.0,
-            ..NiftiSpec::ras([2, 2, 2], 4)
-        };
-        let volume = read_nifti(
-            "s.nii",
-            &encode_nifti(&spec, &ramp(8)),
-            VolumeChoice::OnlyVolume,
-        )
-        .unwrap();
+        let volume = scaled(0.0, 7.0);
         assert_eq!(volume.data[3], 3.0);
     }
 

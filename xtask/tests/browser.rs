@@ -25,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 
 use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case, slice_upload};
-use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
+use lran::data::nifti::{NiftiSpec, encode_nifti, gzip};
 use lran::preprocess::{decode_image, image_to_input};
 use lran::scorer::{ImageReport, ScoringModel};
 
@@ -195,14 +195,7 @@ fn volume_fixture(case: &Path, brain: &ScoringModel, dir: &Path) -> serde_json::
         order.sort_by(|&a, &b| score(&reports[b]).total_cmp(&score(&reports[a])));
         order.iter().map(|&i| sliced.slices[i].index).collect()
     };
-    let read = |name: &str| {
-        read_nifti(
-            name,
-            &std::fs::read(case.join(name)).unwrap(),
-            VolumeChoice::OnlyVolume,
-        )
-        .unwrap()
-    };
+    let read = |name: &str| common::brain::read_volume(case, name);
     let labelled = slice_case(
         &BrainCase {
             name: "TCGA-DU-7294".into(),

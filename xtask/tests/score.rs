@@ -12,7 +12,6 @@ use common::brain::write_brats2019;
 use common::{fails_with, read_json, scratch, shared_data, text, xtask};
 use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case};
-use lran::data::nifti::{VolumeChoice, read_nifti};
 use lran::data::{Protocol, labelled_test_set};
 use lran::metrics::roc_auc;
 use lran::scorer::ScoringModel;
@@ -248,14 +247,7 @@ fn native_case_scores(
     seg: &str,
 ) -> Vec<(String, bool, f32, f32)> {
     let name = case.file_name().unwrap().to_string_lossy().into_owned();
-    let read = |file: &str| {
-        read_nifti(
-            file,
-            &std::fs::read(case.join(file)).unwrap(),
-            VolumeChoice::OnlyVolume,
-        )
-        .unwrap()
-    };
+    let read = |file: &str| common::brain::read_volume(case, file);
     let input = brain.card.brain_input.as_ref().unwrap();
     let sliced = slice_case(
         &BrainCase {
@@ -584,15 +576,7 @@ fn a_slice_with_its_skull_is_scored_unsure_on_the_brain_model() {
     };
     let dir = scratch("score", "skull");
     let subject = brain_data.join("healthy/ixi/IXI012-HH-1211");
-    let read = |file: &str| {
-        let path = subject.join(file);
-        read_nifti(
-            file,
-            &std::fs::read(&path).unwrap(),
-            VolumeChoice::OnlyVolume,
-        )
-        .unwrap()
-    };
+    let read = |file: &str| common::brain::read_volume(&subject, file);
     let (t1, mask) = (
         read("IXI012-HH-1211_t1.nii.gz"),
         read("IXI012-HH-1211_mask.nii.gz"),

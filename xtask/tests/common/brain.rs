@@ -3,9 +3,18 @@
 
 use std::path::Path;
 
-use lran::data::nifti::{NiftiSpec, encode_nifti, gzip};
+use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
+use lran::data::volume::Volume;
 
 pub const DIMS: [usize; 3] = [48, 56, 40];
+
+/// The NIfTI file `dir/name`, read (a test failure naming it otherwise).
+pub fn read_volume(dir: &Path, name: &str) -> Volume {
+    let path = dir.join(name);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    read_nifti(name, &bytes, VolumeChoice::OnlyVolume)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
 
 /// A head phantom in LPS voxel order (as BraTS and ITK store scans): an ellipsoidal brain with
 /// smooth texture, zero outside; `tumour` adds a bright ball (and returns its segmentation).
