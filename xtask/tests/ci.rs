@@ -14,11 +14,13 @@
 //! Needs Debian's apt; without it the test is skipped, unless `LRAN_REQUIRE_APT_CHECK=1` (set by
 //! `.ci/run` under CI) makes that a failure.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::Command;
 
 fn ci_script() -> String {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    // This checkout's, read at run time (a shared warm target may hold a binary built elsewhere).
+    let root = common::manifest_dir().join("..");
     std::fs::read_to_string(root.join(".ci/run")).expect(".ci/run is readable")
 }
 

@@ -17,7 +17,7 @@ use lran::metrics::roc_auc;
 use lran::scorer::ScoringModel;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    common::manifest_dir().join("..")
 }
 
 fn model_dir(name: &str) -> PathBuf {
