@@ -246,12 +246,7 @@ pub fn load_generator_in(
     name: &str,
 ) -> Result<Generator> {
     let device = device.clone().inner();
-    // Drawn and then overwritten, but drawn under the lock so as not to disturb a seeded draw.
-    let generator = crate::model::drawing_weights(&device, None, |draw| {
-        let generator = Generator::new(config, &device);
-        draw(&generator);
-        generator
-    });
+    let generator = Generator::new(config, &device);
     Ok(match precision {
         WeightsPrecision::F32 => load_weights(generator, bytes, name)?,
         WeightsPrecision::F16 => load_half_weights(generator, bytes, name)?,

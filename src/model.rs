@@ -214,38 +214,30 @@ pub struct GeneratorOutput {
 /// interleave their draws, and neither would get the weights its seed names: that is what made
 /// the CPU gate test fail now and then beside the wgpu gates (the draw gave another network,
 /// on which the two convolution formulations differ more). So every lran construction that
-/// draws weights goes through here: under one lock, the stream is seeded (when `seed` is given),
-/// the modules are built and every parameter is read, so all draws happen inside.
-pub(crate) fn drawing_weights<T>(
+/// draws weights goes through here: under one lock, the stream is seeded, the module (a tuple
+/// for several) is built and every parameter is read, so all draws happen inside. Loading
+/// weights into a new module draws nothing (its lazy parameters are replaced unread), so
+/// loaders need not come here.
+pub(crate) fn drawing_weights<M: Module>(
     device: &Device,
-    seed: Option<u64>,
-    build: impl FnOnce(&mut dyn FnMut(&dyn Materialise)) -> T,
-) -> T {
+    seed: u64,
+    build: impl FnOnce() -> M,
+) -> M {
+    /// Reads every parameter, so a lazily initialised one draws its values now.
+    struct Touch;
+    impl burn::module::ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
     static WEIGHT_DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _drawing = WEIGHT_DRAWS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(seed) = seed {
-        device.seed(seed);
-    }
-    build(&mut |module| module.materialise())
-}
-
-/// A module whose lazily drawn parameters can be drawn now.
-pub(crate) trait Materialise {
-    fn materialise(&self);
-}
-
-impl<M: Module> Materialise for M {
-    fn materialise(&self) {
-        struct Touch;
-        impl burn::module::ModuleVisitor for Touch {
-            fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-                let _ = param.val();
-            }
-        }
-        self.visit(&mut Touch);
-    }
+    device.seed(seed);
+    let module = build();
+    module.visit(&mut Touch);
+    module
 }
 
 /// The LRAN/GANomaly generator: encoder E, decoder, and the auxiliary encoder E′ that has E's

@@ -175,12 +175,11 @@ impl Trainer {
     pub fn new(config: TrainConfig, device: &Device) -> Result<Self> {
         config.validate()?;
         let device = device.clone().autodiff();
-        let (generator, discriminator) = drawing_weights(&device, Some(config.seed), |draw| {
-            let generator = Generator::new(&config.model, &device);
-            draw(&generator);
-            let discriminator = Discriminator::new(&config.model, &device);
-            draw(&discriminator);
-            (generator, discriminator)
+        let (generator, discriminator) = drawing_weights(&device, config.seed, || {
+            (
+                Generator::new(&config.model, &device),
+                Discriminator::new(&config.model, &device),
+            )
         });
         Ok(Self {
             generator_optimizer: config.adam(),
@@ -350,10 +349,8 @@ impl Trainer {
             // As GANomaly: a discriminator that wins outright gives no gradient; start it over.
             self.discriminator_resets += 1;
             let seed = self.config.seed.wrapping_add(self.steps);
-            self.discriminator = drawing_weights(&self.device, Some(seed), |draw| {
-                let discriminator = Discriminator::new(&self.config.model, &self.device);
-                draw(&discriminator);
-                discriminator
+            self.discriminator = drawing_weights(&self.device, seed, || {
+                Discriminator::new(&self.config.model, &self.device)
             });
             self.discriminator_optimizer = self.config.adam();
         }
