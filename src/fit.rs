@@ -135,6 +135,8 @@ pub struct Fitted {
     pub history: Vec<EpochMetrics>,
     /// The network, with native convolutions as model files record it.
     pub model: ModelConfig,
+    /// The objective it was trained with (a model card states it).
+    pub losses: LossConfig,
 }
 
 impl Fitted {
@@ -150,11 +152,11 @@ impl Fitted {
 
     /// A model card for these weights (f32) with the image preprocessing, named `name`; the
     /// caller adds provenance, brain input and latent views where it has them.
-    pub fn card(&self, name: &str, losses: LossConfig) -> ModelCard {
+    pub fn card(&self, name: &str) -> ModelCard {
         ModelCard::new(
             name,
             self.model,
-            losses,
+            self.losses,
             PREPROCESSING,
             self.selected.selection.calibration.clone(),
             self.selected.generator.len(),
@@ -279,6 +281,7 @@ impl Trainer {
             progress,
             history,
             model: self.config.model.with_conv(ConvAlgorithm::Native),
+            losses: self.config.losses,
         })
     }
 }

@@ -32,10 +32,6 @@ fn trained() -> (Trainer, Fitted, lran::data::Split) {
     (trainer, fitted, split)
 }
 
-fn card(trainer: &Trainer, fitted: &Fitted) -> ModelCard {
-    fitted.card("test", trainer.config.losses)
-}
-
 #[test]
 fn an_exported_model_scores_exactly_as_the_trainer() {
     let (trainer, fitted, split) = trained();
@@ -48,7 +44,7 @@ fn an_exported_model_scores_exactly_as_the_trainer() {
 
     let weights = fitted.selected.generator.clone();
     assert_eq!(weights, generator_bytes(&trainer.generator).unwrap());
-    let card = card(&trainer, &fitted);
+    let card = fitted.card("test");
     assert_eq!(card.format, MODEL_CARD_FORMAT);
     assert_eq!(card.preprocessing, PREPROCESSING);
     assert_eq!(
@@ -143,9 +139,9 @@ fn an_exported_model_scores_exactly_as_the_trainer() {
 
 #[test]
 fn broken_exports_are_refused_with_a_reason() {
-    let (trainer, fitted, split) = trained();
+    let (_, fitted, split) = trained();
     let weights = fitted.selected.generator.clone();
-    let card = card(&trainer, &fitted);
+    let card = fitted.card("test");
     let device = Device::flex();
 
     let truncated = weights[..weights.len() / 3].to_vec();
@@ -215,7 +211,7 @@ fn half_precision_exports_halve_the_weights_and_keep_the_scores() {
         let card = ModelCard {
             weights_precision: precision,
             weights_bytes: bytes.len(),
-            ..card(&trainer, &fitted)
+            ..fitted.card("test")
         };
         ScoringModel::from_bytes(card, bytes, &device)
     };
