@@ -20,12 +20,11 @@ import { ModelThread } from './model-thread.js';
 import { drawLegend, drawOverlay, fillColormaps, showResult } from './slice-view.js';
 import { forgetScored, remember, state } from './state.js';
 import {
-  $, attemptDone, clearError, expose, fetchOk, logFile, megabytes, message, refuse, setStatus,
-  showError, formatScore,
+  $, attemptDone, clearError, expose, fetchOk, logFile, megabytes, message, params, refuse,
+  setStatus, showError, formatScore,
 } from './ui.js';
 import { hideVolume, nearestSlice, openVolume, ranking, showSlice, updateVolume } from './volume-view.js';
 
-const params = new URLSearchParams(location.search);
 /** Files larger than this are refused before they are read (the readers have their own limits). */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
 /** Files per drop: more are refused, each by name, so one drop cannot queue unbounded work. */

@@ -49,6 +49,11 @@ export const REPORT_FIELDS = [
   'warnings',
 ];
 
+/** What an error says, for an error reply or the page (anything thrown, not only Errors). */
+export function message(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Replies that report progress on a request and leave it open. */
 export const PROGRESS_REPLIES = new Set(['volume-open', 'volume-slices']);
 

@@ -3,10 +3,9 @@
 // verdict against the model's calibrated threshold.
 
 import { state } from './state.js';
-import { $, expose, formatScore } from './ui.js';
+import { $, expose, formatScore, params } from './ui.js';
 
 const VIEW_PIXELS = 224;
-const params = new URLSearchParams(location.search);
 
 function drawRgba(canvas, rgba, size) {
   canvas.width = size;

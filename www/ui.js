@@ -2,11 +2,14 @@
 // `expose`, the one way the page states what it shows as data attributes (the browser tests and
 // assistive tools read those; drawing code never writes them itself).
 
+import { message } from './protocol.js';
+
+export { message };
+
 export const $ = (id) => document.getElementById(id);
 
-export function message(error) {
-  return error instanceof Error ? error.message : String(error);
-}
+/** The page's query string (?model=, ?backend=, ?colormap=). */
+export const params = new URLSearchParams(location.search);
 
 export function megabytes(bytes) {
   return `${(bytes / 1e6).toFixed(2)} MB`;

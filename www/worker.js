@@ -6,14 +6,10 @@
 // Two builds of the crate exist: lran_gpu (WebGPU, with its own CPU fallback) and the much
 // smaller lran_cpu; this thread loads the one the chosen backend needs, once.
 
-import { checkReply, checkRequest } from './protocol.js';
+import { checkReply, checkRequest, message } from './protocol.js';
 
 const modules = new Map();
 let scorer = null;
-
-function message(error) {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** Sends a reply, checked against the protocol first (the page checks it again on arrival). */
 function reply(body, transfer = []) {
