@@ -2,7 +2,7 @@
 //! `www/` and `models/`, nothing else of the repository) on a local port, with the MIME types
 //! browsers insist on (`application/wasm` for streaming compilation, JS modules as JavaScript).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,10 +68,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// The most of a request's line and headers that is read: a GET of a static file needs a few
+/// hundred bytes, and an endless header must not grow a buffer without bound.
+const MAX_REQUEST_HEAD: u64 = 64 * 1024;
+
 /// Reads one request from `stream` and answers it.
 fn serve_connection(root: &Path, mut stream: TcpStream) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut reader = BufReader::new(stream.try_clone()?.take(MAX_REQUEST_HEAD));
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
     // The headers are read and dropped: a GET or HEAD of a static file needs none of them.
