@@ -460,8 +460,6 @@ fn max_relative(a: &[f32], b: &[f32]) -> f32 {
 /// Forward output, input gradient and weight gradient of burn's own 4×4 stride-2 convolution
 /// (or transposed convolution) on `device`, with a fixed output weighting.
 fn convolution_pass(device: &Device, transposed: bool) -> [Vec<f32>; 3] {
-    use burn::nn::PaddingConfig2d;
-    use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
     let device = device.clone().autodiff();
     let (batch, channels_in, channels_out, size) = (4, 32, 16, 8);
     let x = Tensor::<4>::from_data(
@@ -485,20 +483,12 @@ fn convolution_pass(device: &Device, transposed: bool) -> [Vec<f32>; 3] {
         &device,
     ));
     let y = if transposed {
-        let mut conv = ConvTranspose2dConfig::new([channels_in, channels_out], [4, 4])
-            .with_stride([2, 2])
-            .with_padding([1, 1])
-            .with_bias(false)
-            .init(&device);
+        let mut conv = crate::model::conv_transpose4(channels_in, channels_out, 2, 1, &device);
         conv.weight = weight;
         let y = conv.forward(x.clone());
         (y, conv.weight)
     } else {
-        let mut conv = Conv2dConfig::new([channels_in, channels_out], [4, 4])
-            .with_stride([2, 2])
-            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-            .with_bias(false)
-            .init(&device);
+        let mut conv = crate::model::conv4(channels_in, channels_out, 2, 1, &device);
         conv.weight = weight;
         let y = conv.forward(x.clone());
         (y, conv.weight)

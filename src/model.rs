@@ -30,8 +30,15 @@ fn batch_norm(features: usize, device: &Device) -> BatchNorm {
     norm
 }
 
-/// 4×4 convolution without bias (BatchNorm follows, or the layer is linear into the latent).
-fn conv4(input: usize, output: usize, stride: usize, padding: usize, device: &Device) -> Conv2d {
+/// 4×4 convolution without bias (BatchNorm follows, or the layer is linear into the latent):
+/// every convolution of the networks, so the checks of `lran::conv` compare against these.
+pub fn conv4(
+    input: usize,
+    output: usize,
+    stride: usize,
+    padding: usize,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new([input, output], [4, 4])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(
@@ -42,7 +49,8 @@ fn conv4(input: usize, output: usize, stride: usize, padding: usize, device: &De
         .init(device)
 }
 
-fn conv_transpose4(
+/// 4×4 transposed convolution without bias: every upsampling of the decoder.
+pub fn conv_transpose4(
     input: usize,
     output: usize,
     stride: usize,
@@ -217,7 +225,8 @@ pub struct GeneratorOutput {
 /// draws weights goes through here: under one lock, the stream is seeded, the module (a tuple
 /// for several) is built and every parameter is read, so all draws happen inside. Loading
 /// weights into a new module draws nothing (its lazy parameters are replaced unread), so
-/// loaders need not come here.
+/// loaders need not come here (nor the page, which only loads).
+#[cfg(feature = "train")]
 pub(crate) fn drawing_weights<M: Module>(
     device: &Device,
     seed: u64,

@@ -2,13 +2,12 @@
 //! convolution ops: same values and same gradients, for every shape the models use.
 
 use lran::burn::module::Param;
-use lran::burn::nn::PaddingConfig2d;
-use lran::burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use lran::burn::tensor::{Device, Distribution, Tensor, TensorData};
 use lran::conv::{
     conv_transpose4_from_1x1_gemm, conv_transpose4_stride2_gemm, conv4_stride2_gemm,
     conv4_valid_gemm,
 };
+use lran::model::{conv_transpose4, conv4};
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
@@ -81,11 +80,7 @@ fn stride2_convolution_matches_burn() {
             [batch, cin, size, size],
             [cout, cin, 4, 4],
             |x, w| {
-                let mut conv = Conv2dConfig::new([cin, cout], [4, 4])
-                    .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                    .with_bias(false)
-                    .init(&x.device());
+                let mut conv = conv4(cin, cout, 2, 1, &x.device());
                 conv.weight = w;
                 conv.forward(x)
             },
@@ -101,9 +96,7 @@ fn valid_convolution_on_a_4x4_map_matches_burn() {
         [3, 6, 4, 4],
         [5, 6, 4, 4],
         |x, w| {
-            let mut conv = Conv2dConfig::new([6, 5], [4, 4])
-                .with_bias(false)
-                .init(&x.device());
+            let mut conv = conv4(6, 5, 1, 0, &x.device());
             conv.weight = w;
             conv.forward(x)
         },
@@ -118,9 +111,7 @@ fn transposed_convolution_from_1x1_matches_burn() {
         [3, 7, 1, 1],
         [7, 5, 4, 4],
         |x, w| {
-            let mut conv = ConvTranspose2dConfig::new([7, 5], [4, 4])
-                .with_bias(false)
-                .init(&x.device());
+            let mut conv = conv_transpose4(7, 5, 1, 0, &x.device());
             conv.weight = w;
             conv.forward(x)
         },
@@ -136,11 +127,7 @@ fn stride2_transposed_convolution_matches_burn() {
             [batch, cin, size, size],
             [cin, cout, 4, 4],
             |x, w| {
-                let mut conv = ConvTranspose2dConfig::new([cin, cout], [4, 4])
-                    .with_stride([2, 2])
-                    .with_padding([1, 1])
-                    .with_bias(false)
-                    .init(&x.device());
+                let mut conv = conv_transpose4(cin, cout, 2, 1, &x.device());
                 conv.weight = w;
                 conv.forward(x)
             },

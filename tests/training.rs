@@ -6,12 +6,22 @@ use lran::ModelConfig;
 use lran::burn::tensor::Device;
 use lran::train::{TrainConfig, Trainer};
 
+/// The tiny network, its training configuration at `batch_size`, and the MNIST sample split
+/// with `normal_class` as the one normal class.
+fn tiny_digits(
+    normal_class: u8,
+    batch_size: usize,
+) -> (ModelConfig, lran::data::Split, TrainConfig) {
+    let config = ModelConfig::tiny(1);
+    let split = common::sample_split(normal_class, &config);
+    let mut train_config = TrainConfig::new(config);
+    train_config.batch_size = batch_size;
+    (config, split, train_config)
+}
+
 #[test]
 fn a_short_run_on_real_digits_lowers_the_generator_loss() {
-    let config = ModelConfig::tiny(1);
-    let split = common::sample_split(1, &config);
-    let mut train_config = TrainConfig::new(config);
-    train_config.batch_size = 32;
+    let (_, split, mut train_config) = tiny_digits(1, 32);
     train_config.learning_rate = 1e-3;
     let mut trainer = Trainer::new(train_config, &Device::flex()).unwrap();
     let train = common::head(&split.train, 320);
@@ -43,10 +53,7 @@ fn a_short_run_on_real_digits_lowers_the_generator_loss() {
 
 #[test]
 fn switched_off_terms_do_not_enter_the_objective() {
-    let config = ModelConfig::tiny(1);
-    let split = common::sample_split(7, &config);
-    let mut train_config = TrainConfig::new(config);
-    train_config.batch_size = 16;
+    let (config, split, mut train_config) = tiny_digits(7, 16);
     train_config.losses.latent.enabled = false;
     train_config.losses.low_rank.enabled = false;
     train_config.losses.adversarial.enabled = false;
@@ -63,10 +70,7 @@ fn switched_off_terms_do_not_enter_the_objective() {
 
 #[test]
 fn a_diverging_run_stops_with_a_message() {
-    let config = ModelConfig::tiny(1);
-    let split = common::sample_split(3, &config);
-    let mut train_config = TrainConfig::new(config);
-    train_config.batch_size = 16;
+    let (_, split, mut train_config) = tiny_digits(3, 16);
     // Absurd weights make the loss explode at once.
     train_config.losses.reconstruction.weight = 1e9;
     let mut trainer = Trainer::new(train_config, &Device::flex()).unwrap();
@@ -141,10 +145,7 @@ fn a_fit_selects_and_calibrates_on_healthy_validation_images() {
         }
     }
 
-    let config = ModelConfig::tiny(1);
-    let split = common::sample_split(3, &config);
-    let mut train_config = TrainConfig::new(config);
-    train_config.batch_size = 32;
+    let (_, split, mut train_config) = tiny_digits(3, 32);
     train_config.learning_rate = 1e-3;
     let mut trainer = Trainer::new(train_config.clone(), &Device::flex()).unwrap();
     let train = common::head(&split.train, 96);

@@ -184,25 +184,13 @@ impl Split {
                 normal.len()
             )));
         }
-        let convert = |images: &LabelledImages, indices: &[usize]| -> Result<ImageSet> {
-            let mut set = ImageSet::new(config);
-            for &i in indices {
-                let input = planes_to_input(
-                    images.image(i),
-                    images.channels,
-                    images.width,
-                    images.height,
-                    config,
-                )?;
-                let label = images.labels[i];
-                set.push(input, !protocol.is_normal(label, class), label);
-            }
-            Ok(set)
-        };
         let (validation_indices, train_indices) = normal.split_at(held_out);
+        let inputs = |indices: &[usize]| {
+            model_inputs(train, indices.iter().copied(), class, protocol, config)
+        };
         Ok(Self {
-            train: convert(train, train_indices)?,
-            validation: convert(train, validation_indices)?,
+            train: inputs(train_indices)?,
+            validation: inputs(validation_indices)?,
             test: labelled_test_set(test, class, protocol, config)?,
             synthetic: None,
             excluded: 0,
@@ -219,16 +207,28 @@ pub fn labelled_test_set(
     protocol: Protocol,
     config: &ModelConfig,
 ) -> Result<ImageSet> {
+    model_inputs(test, 0..test.len(), class, protocol, config)
+}
+
+/// Images `indices` of a labelled set as model inputs, labelled anomalous unless `protocol`
+/// makes their class normal for `class`.
+fn model_inputs(
+    images: &LabelledImages,
+    indices: impl IntoIterator<Item = usize>,
+    class: u8,
+    protocol: Protocol,
+    config: &ModelConfig,
+) -> Result<ImageSet> {
     let mut set = ImageSet::new(config);
-    for i in 0..test.len() {
+    for i in indices {
         let input = planes_to_input(
-            test.image(i),
-            test.channels,
-            test.width,
-            test.height,
+            images.image(i),
+            images.channels,
+            images.width,
+            images.height,
             config,
         )?;
-        let label = test.labels[i];
+        let label = images.labels[i];
         set.push(input, !protocol.is_normal(label, class), label);
     }
     Ok(set)

@@ -456,14 +456,7 @@ fn the_page_scores_uploads_like_the_native_scorer() {
             close(row["pixel_score"].as_f64().unwrap(), report.pixel_score),
             "{name}: {row}"
         );
-        assert_eq!(
-            row["verdict"],
-            if report.anomalous {
-                "anomalous"
-            } else {
-                "normal"
-            }
-        );
+        assert_eq!(row["verdict"], common::verdict(report.anomalous));
     }
     let volume = tcga_case().map(|case| volume_fixture(&case, &brain, &dir));
     let description = serde_json::json!({
@@ -533,11 +526,7 @@ fn the_page_scores_uploads_like_the_native_scorer() {
                 "{backend} {name}: page pixel {pixel}, native {}",
                 report.pixel_score
             );
-            let verdict = if report.anomalous {
-                "anomalous"
-            } else {
-                "normal"
-            };
+            let verdict = common::verdict(report.anomalous);
             assert_eq!(result["verdict"], verdict, "{backend} {name}");
         }
         eprintln!(

@@ -3,32 +3,23 @@
 
 mod common;
 
-use common::{fails_with, scratch, xtask};
+use common::{argv, fails_with, scratch, xtask};
 use std::process::Output;
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-const TINY: &[&str] = &[
-    "train",
-    "--preset",
-    "tiny",
-    "--epochs",
-    "1",
-    "--backend",
-    "cpu",
-    "--max-train-images",
-    "128",
-    "--no-test-auc",
-    "--batch-size",
-    "32",
-];
+fn tiny() -> Vec<&'static str> {
+    argv(
+        "train --preset tiny --epochs 1 --backend cpu --max-train-images 128 --no-test-auc --batch-size 32",
+    )
+}
 
 #[test]
 fn train_eval_export_on_the_embedded_sample() {
     let dir = scratch("cli", "pipeline");
-    let mut args = TINY.to_vec();
+    let mut args = tiny();
     args.extend(["--normal-class", "1", "--run-name", "tiny"]);
     let output = xtask(&args, &dir);
     assert!(output.status.success(), "train failed: {}", stderr(&output));
@@ -141,7 +132,7 @@ fn train_eval_export_on_the_embedded_sample() {
 fn bad_inputs_get_clear_errors() {
     let dir = scratch("cli", "bad");
     let with = |extra: &[&str]| -> Vec<String> {
-        TINY.iter().chain(extra).map(|s| s.to_string()).collect()
+        tiny().iter().chain(extra).map(|s| s.to_string()).collect()
     };
     let run = |extra: &[&str], expected: &[&str]| {
         let args = with(extra);
@@ -204,24 +195,9 @@ fn bad_inputs_get_clear_errors() {
 #[test]
 fn bench_writes_medians_with_provenance() {
     let dir = scratch("cli", "bench");
-    let args = [
-        "bench",
-        "--tiny",
-        "--backends",
-        "cpu",
-        "--shapes",
-        "mnist32",
-        "--batches",
-        "4",
-        "--warmup",
-        "1",
-        "--runs",
-        "3",
-        "--steps-per-run",
-        "1",
-        "--out",
-        "bench",
-    ];
+    let args = argv(
+        "bench --tiny --backends cpu --shapes mnist32 --batches 4 --warmup 1 --runs 3 --steps-per-run 1 --out bench",
+    );
     let output = xtask(&args, &dir);
     assert!(output.status.success(), "bench failed: {}", stderr(&output));
     let path = dir.join(String::from_utf8_lossy(&output.stdout).trim());

@@ -8,7 +8,7 @@ use common::brain::{
     TUMOURS, expected_tumour_slices, lps, phantom, write_brats_case, write_brats2019, write_hcp,
     write_ixi_subject, write_nii_gz,
 };
-use common::{fails_with, scratch, shared_data as shared, succeeds, xtask};
+use common::{argv, argv_with, fails_with, scratch, shared_data as shared, succeeds, xtask};
 
 use lran::data::cifar::{self, encode_batch};
 use lran::data::idx::LabelledImages;
@@ -57,27 +57,9 @@ fn ixi_subjects_are_masked_by_their_mask_files_and_train() {
     assert!(one.contains("IXI ("), "{one}");
 
     let output = succeeds(
-        &[
-            "train",
-            "--dataset",
-            "brain",
-            "--data-dir",
-            "ixi",
-            "--test-dir",
-            "brats",
-            "--preset",
-            "tiny",
-            "--image-size",
-            "32",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "16",
-            "--backend",
-            "cpu",
-            "--run-name",
-            "ixi",
-        ],
+        &argv(
+            "train --dataset brain --data-dir ixi --test-dir brats --preset tiny --image-size 32 --epochs 1 --batch-size 16 --backend cpu --run-name ixi",
+        ),
         &dir,
     );
     assert!(output.contains("brain:ixi+brats2019:t1"), "{output}");
@@ -90,18 +72,7 @@ fn brain_training_from_hcp_to_brats_2019() {
     let dir = scratch("data", "hcp-brats");
     write_hcp(&dir.join("hcp"), 3);
     write_brats2019(&dir.join("brats"));
-    let inspect = succeeds(
-        &[
-            "data",
-            "inspect",
-            "brats",
-            "--size",
-            "32",
-            "--out",
-            "brats.png",
-        ],
-        &dir,
-    );
+    let inspect = succeeds(&argv("data inspect brats --size 32 --out brats.png"), &dir);
     assert!(
         inspect.contains("BraTS 2019") && inspect.contains("2 case(s) with a tumour segmentation"),
         "{inspect}"
@@ -114,29 +85,9 @@ fn brain_training_from_hcp_to_brats_2019() {
     );
     assert!(hcp.contains("HCP") && hcp.contains("3 without"), "{hcp}");
 
-    let train = [
-        "train",
-        "--dataset",
-        "brain",
-        "--data-dir",
-        "hcp",
-        "--test-dir",
-        "brats",
-        "--preset",
-        "tiny",
-        "--image-size",
-        "32",
-        "--modalities",
-        "t1,t2",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "16",
-        "--backend",
-        "cpu",
-        "--run-name",
-        "brain",
-    ];
+    let train = argv(
+        "train --dataset brain --data-dir hcp --test-dir brats --preset tiny --image-size 32 --modalities t1,t2 --epochs 1 --batch-size 16 --backend cpu --run-name brain",
+    );
     let output = succeeds(&train, &dir);
     assert!(output.contains("brain:hcp+brats2019:t1+t2"), "{output}");
     let output = succeeds(&["eval", "--run", "brain", "--backend", "cpu"], &dir);
@@ -211,36 +162,16 @@ fn brain_training_from_hcp_to_brats_2019() {
 
     // A modality the cases lack, and too few healthy subjects, are refused with reasons.
     fails_with(
-        &[
-            "train",
-            "--dataset",
-            "brain",
-            "--data-dir",
-            "hcp",
-            "--test-dir",
-            "brats",
-            "--modalities",
-            "flair",
-            "--epochs",
-            "1",
-        ],
+        &argv(
+            "train --dataset brain --data-dir hcp --test-dir brats --modalities flair --epochs 1",
+        ),
         &dir,
         &["has no flair"],
     );
     let one = dir.join("one");
     write_hcp(&one, 1);
     fails_with(
-        &[
-            "train",
-            "--dataset",
-            "brain",
-            "--data-dir",
-            "one",
-            "--test-dir",
-            "brats",
-            "--epochs",
-            "1",
-        ],
+        &argv("train --dataset brain --data-dir one --test-dir brats --epochs 1"),
         &dir,
         &["at least two"],
     );
@@ -260,17 +191,7 @@ fn brats_2023_cases_and_plain_folders_are_detected() {
         &seg,
     );
     let output = succeeds(
-        &[
-            "data",
-            "inspect",
-            "brats23",
-            "--size",
-            "32",
-            "--modality",
-            "flair",
-            "--out",
-            "b.png",
-        ],
+        &argv("data inspect brats23 --size 32 --modality flair --out b.png"),
         &dir,
     );
     assert!(output.contains("BraTS 2023"), "{output}");
@@ -382,17 +303,7 @@ fn bad_volumes_are_refused_by_name() {
         &vec![0.0; image.len()],
     );
     fails_with(
-        &[
-            "train",
-            "--dataset",
-            "brain",
-            "--data-dir",
-            "hcp",
-            "--test-dir",
-            "brats",
-            "--epochs",
-            "1",
-        ],
+        &argv("train --dataset brain --data-dir hcp --test-dir brats --epochs 1"),
         &dir,
         &["mask is empty"],
     );
@@ -457,21 +368,9 @@ fn cifar10_binary_batches_train_under_both_protocols() {
         output.contains("CIFAR-10") && output.contains("class 3 (cat): 20"),
         "{output}"
     );
-    let common = [
-        "train",
-        "--dataset",
-        "cifar10",
-        "--data-dir",
-        ".",
-        "--preset",
-        "tiny",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--backend",
-        "cpu",
-    ];
+    let common = argv(
+        "train --dataset cifar10 --data-dir . --preset tiny --epochs 1 --batch-size 8 --backend cpu",
+    );
     let mut one_class = common.to_vec();
     one_class.extend(["--normal-class", "3", "--run-name", "one"]);
     let output = succeeds(&one_class, &dir);
@@ -532,25 +431,9 @@ fn an_image_folder_trains_and_bad_images_are_named() {
                 .unwrap();
         }
     }
-    let args = [
-        "train",
-        "--dataset",
-        "folder",
-        "--data-dir",
-        "images",
-        "--channels",
-        "3",
-        "--preset",
-        "tiny",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "8",
-        "--backend",
-        "cpu",
-        "--run-name",
-        "f",
-    ];
+    let args = argv(
+        "train --dataset folder --data-dir images --channels 3 --preset tiny --epochs 1 --batch-size 8 --backend cpu --run-name f",
+    );
     let output = succeeds(&args, &dir);
     // 30 normal: 6 test, 2 of the other 24 for validation; plus 6 anomalous test images.
     assert!(
@@ -564,15 +447,7 @@ fn an_image_folder_trains_and_bad_images_are_named() {
     .unwrap();
     fails_with(&args, &dir, &["broken.png"]);
     fails_with(
-        &[
-            "train",
-            "--dataset",
-            "folder",
-            "--data-dir",
-            "nowhere",
-            "--epochs",
-            "1",
-        ],
+        &argv("train --dataset folder --data-dir nowhere --epochs 1"),
         &dir,
         &["nowhere", "does not exist"],
     );
@@ -585,13 +460,7 @@ fn the_shared_data_inspects_and_trains() {
     let Some(brain) = shared("brain") else { return };
     let dir = scratch("data", "shared");
     let output = succeeds(
-        &[
-            "data",
-            "inspect",
-            brain.to_str().unwrap(),
-            "--out",
-            "tcga.png",
-        ],
+        &argv_with("data inspect {} --out tcga.png", &[brain.to_str().unwrap()]),
         &dir,
     );
     assert!(output.contains("lran's shared brain data"), "{output}");
@@ -613,28 +482,10 @@ fn the_shared_data_inspects_and_trains() {
         "{output}"
     );
 
-    let train = [
-        "train",
-        "--dataset",
-        "brain",
-        "--data-dir",
-        brain.to_str().unwrap(),
-        "--preset",
-        "tiny",
-        "--image-size",
-        "32",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "32",
-        "--backend",
-        "cpu",
-        "--run-name",
-        "shared-brain",
-        "--no-test-auc",
-        "--max-train-images",
-        "64",
-    ];
+    let train = argv_with(
+        "train --dataset brain --data-dir {} --preset tiny --image-size 32 --epochs 1 --batch-size 32 --backend cpu --run-name shared-brain --no-test-auc --max-train-images 64",
+        &[brain.to_str().unwrap()],
+    );
     let output = succeeds(&train, &dir);
     assert!(output.contains("brain:shared:t1"), "{output}");
     let info: serde_json::Value = serde_json::from_str(
@@ -674,11 +525,11 @@ fn the_shared_data_inspects_and_trains() {
     // --with-templates trains on them too, never validates on them.
     let mut with_templates: Vec<&str> = train
         .iter()
-        .map(|&a| {
+        .map(|a| {
             if a == "shared-brain" {
                 "shared-templates"
             } else {
-                a
+                a.as_str()
             }
         })
         .collect();
@@ -699,28 +550,10 @@ fn the_shared_data_inspects_and_trains() {
     }
 
     if let Some(fashion) = shared("fashion-mnist") {
-        let args = [
-            "train",
-            "--dataset",
-            "fashion-mnist",
-            "--data-dir",
-            fashion.to_str().unwrap(),
-            "--normal-class",
-            "7",
-            "--preset",
-            "tiny",
-            "--epochs",
-            "1",
-            "--max-train-images",
-            "64",
-            "--batch-size",
-            "32",
-            "--backend",
-            "cpu",
-            "--no-test-auc",
-            "--run-name",
-            "fashion",
-        ];
+        let args = argv_with(
+            "train --dataset fashion-mnist --data-dir {} --normal-class 7 --preset tiny --epochs 1 --max-train-images 64 --batch-size 32 --backend cpu --no-test-auc --run-name fashion",
+            &[fashion.to_str().unwrap()],
+        );
         let output = succeeds(&args, &dir);
         assert!(
             output.contains("fashion-mnist") && output.contains("10000 test images"),
@@ -760,29 +593,10 @@ fn brats_cases_with_only_some_modalities_are_detected_and_tested() {
     );
     let train = |modalities: &str, run: &str| {
         xtask(
-            &[
-                "train",
-                "--dataset",
-                "brain",
-                "--data-dir",
-                "hcp",
-                "--test-dir",
-                "brats",
-                "--modalities",
-                modalities,
-                "--preset",
-                "tiny",
-                "--image-size",
-                "32",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "16",
-                "--backend",
-                "cpu",
-                "--run-name",
-                run,
-            ],
+            &argv_with(
+                "train --dataset brain --data-dir hcp --test-dir brats --modalities {} --preset tiny --image-size 32 --epochs 1 --batch-size 16 --backend cpu --run-name {}",
+                &[modalities, run],
+            ),
             &dir,
         )
     };

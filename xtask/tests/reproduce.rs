@@ -6,12 +6,12 @@
 mod common;
 
 use common::brain::{write_brats2019, write_hcp};
-use common::{scratch, xtask};
+use common::{argv, argv_with, scratch, xtask};
 use std::path::Path;
 
 use serde_json::Value;
 
-fn ok(args: &[&str], dir: &Path) -> String {
+fn ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S], dir: &Path) -> String {
     let output = xtask(args, dir);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{args:?} failed: {stderr}");
@@ -40,15 +40,7 @@ const QUICK: &[&str] = &[
 fn a_suite_summary_agrees_with_its_results_files_and_the_report_labels_both_sides() {
     let dir = scratch("reproduce", "mnist");
     let results = dir.join("results");
-    let mut args = vec![
-        "reproduce",
-        "--suite",
-        "mnist",
-        "--classes",
-        "0,3",
-        "--seeds",
-        "0,1",
-    ];
+    let mut args = argv("reproduce --suite mnist --classes 0,3 --seeds 0,1");
     args.extend(QUICK);
     args.extend(["--out", results.to_str().unwrap(), "--runs-dir"]);
     let runs = dir.join("runs");
@@ -106,13 +98,10 @@ fn a_suite_summary_agrees_with_its_results_files_and_the_report_labels_both_side
 
     // Scores: latent vs pixel over the same models.
     ok(
-        &[
-            "reproduce",
-            "--suite",
-            "scores",
-            "--out",
-            results.to_str().unwrap(),
-        ],
+        &argv_with(
+            "reproduce --suite scores --out {}",
+            &[results.to_str().unwrap()],
+        ),
         &dir,
     );
     let scores = json(&results.join("scores/summary.json"));
@@ -140,15 +129,7 @@ fn the_ablation_trains_each_loss_configuration() {
     let dir = scratch("reproduce", "ablation");
     let results = dir.join("results");
     let runs = dir.join("runs");
-    let mut args = vec![
-        "reproduce",
-        "--suite",
-        "ablation",
-        "--classes",
-        "1",
-        "--seeds",
-        "0",
-    ];
+    let mut args = argv("reproduce --suite ablation --classes 1 --seeds 0");
     args.extend(QUICK);
     args.extend([
         "--out",
@@ -191,17 +172,7 @@ fn the_ablation_trains_each_loss_configuration() {
 #[test]
 fn reproduce_refuses_what_it_cannot_run() {
     let dir = scratch("reproduce", "refuse");
-    let output = xtask(
-        &[
-            "reproduce",
-            "--suite",
-            "mnist",
-            "--classes",
-            "12",
-            "--sample",
-        ],
-        &dir,
-    );
+    let output = xtask(&argv("reproduce --suite mnist --classes 12 --sample"), &dir);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("12 is not a class"));
     let output = xtask(
@@ -374,15 +345,10 @@ fn tuning_selects_the_best_validation_score_of_every_grid_point() {
         ("w-lr=0.1;rm,1", "not a plain number"),
     ] {
         let output = xtask(
-            &[
-                "reproduce",
-                "--suite",
-                "tuning",
-                "--grid",
-                grid,
-                "--out",
-                results.to_str().unwrap(),
-            ],
+            &argv_with(
+                "reproduce --suite tuning --grid {} --out {}",
+                &[grid, results.to_str().unwrap()],
+            ),
             &dir,
         );
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::brain::write_brats2019;
-use common::{fails_with, read_json, scratch, shared_data, text, xtask};
+use common::{argv_with, fails_with, read_json, scratch, shared_data, text, verdict, xtask};
 use lran::burn::tensor::Device;
 use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case};
 use lran::data::{Protocol, labelled_test_set};
@@ -33,20 +33,11 @@ fn eval_brain(model: &str, cases: &str, out: &str, dir: &Path) -> Output {
     xtask(&eval_brain_args(model, cases, out), dir)
 }
 
-fn eval_brain_args<'a>(model: &'a str, cases: &'a str, out: &'a str) -> [&'a str; 11] {
-    [
-        "eval",
-        "--model",
-        model,
-        "--dataset",
-        "brain",
-        "--test-dir",
-        cases,
-        "--backend",
-        "cpu",
-        "--out",
-        out,
-    ]
+fn eval_brain_args(model: &str, cases: &str, out: &str) -> Vec<String> {
+    argv_with(
+        "eval --model {} --dataset brain --test-dir {} --backend cpu --out {}",
+        &[model, cases, out],
+    )
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -82,19 +73,10 @@ fn score_reports_every_image_and_names_each_bad_file() {
 
     let model_arg = model_dir("mnist-digit1-tiny").display().to_string();
     let output = xtask(
-        &[
-            "score",
-            "--model",
-            &model_arg,
-            "images",
-            "cut.png",
-            "--backend",
-            "cpu",
-            "--out",
-            "scores.json",
-            "--heatmaps",
-            "maps",
-        ],
+        &argv_with(
+            "score --model {} images cut.png --backend cpu --out scores.json --heatmaps maps",
+            &[&model_arg],
+        ),
         &dir,
     );
     let shown = text(&output);
@@ -145,14 +127,7 @@ fn score_reports_every_image_and_names_each_bad_file() {
             ),
             "{row}"
         );
-        assert_eq!(
-            row["verdict"],
-            if report.anomalous {
-                "anomalous"
-            } else {
-                "normal"
-            }
-        );
+        assert_eq!(row["verdict"], verdict(report.anomalous));
         assert!(row["slice"].is_null());
         assert!(
             shown.contains(
@@ -185,16 +160,10 @@ fn score_reports_every_image_and_names_each_bad_file() {
 
     // CSV: the same rows.
     let output = xtask(
-        &[
-            "score",
-            "--model",
-            &model_arg,
-            "images",
-            "--backend",
-            "cpu",
-            "--out",
-            "scores.csv",
-        ],
+        &argv_with(
+            "score --model {} images --backend cpu --out scores.csv",
+            &[&model_arg],
+        ),
         &dir,
     );
     assert!(output.status.success(), "{}", text(&output));
@@ -225,14 +194,7 @@ fn score_reports_every_image_and_names_each_bad_file() {
         &["model.json"],
     );
     fails_with(
-        &[
-            "score",
-            "--model",
-            &model_arg,
-            "images",
-            "--out",
-            "scores.txt",
-        ],
+        &argv_with("score --model {} images --out scores.txt", &[&model_arg]),
         &dir,
         &[".json or .csv"],
     );
@@ -509,20 +471,10 @@ fn the_shared_brats_2018_cases_score_and_evaluate() {
     let model_arg = model_dir("brain-t1").display().to_string();
     let case = brats.join("Brats18_CBICA_AAB_1");
     let output = xtask(
-        &[
-            "score",
-            "--model",
-            &model_arg,
-            &case.display().to_string(),
-            "--top",
-            "3",
-            "--heatmaps",
-            "maps",
-            "--out",
-            "scores.json",
-            "--backend",
-            "cpu",
-        ],
+        &argv_with(
+            "score --model {} {} --top 3 --heatmaps maps --out scores.json --backend cpu",
+            &[&model_arg, &case.display().to_string()],
+        ),
         &dir,
     );
     let shown = text(&output);
@@ -591,17 +543,10 @@ fn a_slice_with_its_skull_is_scored_unsure_on_the_brain_model() {
     }
     let model_arg = model_dir("brain-t1").display().to_string();
     let output = xtask(
-        &[
-            "score",
-            "--model",
-            &model_arg,
-            "stripped.png",
-            "head.png",
-            "--out",
-            "s.json",
-            "--backend",
-            "cpu",
-        ],
+        &argv_with(
+            "score --model {} stripped.png head.png --out s.json --backend cpu",
+            &[&model_arg],
+        ),
         &dir,
     );
     let shown = text(&output);

@@ -448,7 +448,10 @@ pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
         }
         eprintln!(
             "    AUC latent {:.4}, pixel {:.4} (epoch {} of {} selected on validation data)",
-            results.latent_auc, results.pixel_auc, results.selected_epoch, results.epochs
+            results.pooled.latent_auc,
+            results.pooled.pixel_auc,
+            results.selected_epoch,
+            results.epochs
         );
         runs.push(RunSummary {
             file,
@@ -458,8 +461,8 @@ pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
             seed: plan.seed,
             variant: plan.variant,
             options: plan.options.clone(),
-            latent_auc: results.latent_auc,
-            pixel_auc: results.pixel_auc,
+            latent_auc: results.pooled.latent_auc,
+            pixel_auc: results.pooled.pixel_auc,
             validation_latent_auc: validation.map(|v| v.latent_auc),
             validation_pixel_auc: validation.map(|v| v.pixel_auc),
             selected_epoch: results.selected_epoch,

@@ -12,6 +12,7 @@ use lran::data::lesion::LesionConfig;
 use lran::data::{ImageSet, Split};
 use lran::metrics::{RocPoint, ScoreCalibration, roc_curve, thin_curve};
 use lran::protocol::{BrainProtocol, ModelScores, SliceFacts, evaluate_brain};
+use lran::score::Scores;
 use lran::scorer::{score_and_psnr_set, score_set};
 use lran::train::evaluate;
 use serde::{Deserialize, Serialize};
@@ -72,12 +73,8 @@ pub struct EvalResults {
     pub eval_wall_seconds: f64,
     pub created_unix: u64,
     pub config: lran::train::TrainConfig,
-    pub test_images: usize,
-    pub test_anomalous: usize,
-    pub latent_auc: f64,
-    pub pixel_auc: f64,
-    pub roc_latent: Vec<RocPoint>,
-    pub roc_pixel: Vec<RocPoint>,
+    #[serde(flatten)]
+    pub pooled: PooledTest,
     pub calibration: ScoreCalibration,
     /// Test images left out of the AUCs (slices with a few tumour voxels, fewer than the threshold).
     #[serde(default)]
@@ -101,6 +98,38 @@ pub struct EvalResults {
     /// reconstruction quality of healthy validation slices.
     #[serde(default)]
     pub brain: Option<BrainResults>,
+}
+
+/// A test set's outcome, every image pooled: its size, and each score's AUC and ROC curve.
+/// Both results files (`eval --run` and `eval --model`) hold these fields at their top level.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PooledTest {
+    pub test_images: usize,
+    pub test_anomalous: usize,
+    pub latent_auc: f64,
+    pub pixel_auc: f64,
+    pub roc_latent: Vec<RocPoint>,
+    pub roc_pixel: Vec<RocPoint>,
+}
+
+impl PooledTest {
+    /// Points a stored ROC curve is thinned to: enough to draw, small enough to commit.
+    const ROC_POINTS: usize = 201;
+
+    pub fn of(scores: &Scores, anomalous: &[bool]) -> Result<Self> {
+        let evaluation = evaluate(scores, anomalous)?;
+        let curve = |s: &[f32]| -> Result<Vec<RocPoint>> {
+            Ok(thin_curve(&roc_curve(s, anomalous)?, Self::ROC_POINTS))
+        };
+        Ok(Self {
+            test_images: anomalous.len(),
+            test_anomalous: anomalous.iter().filter(|&&a| a).count(),
+            latent_auc: evaluation.latent_auc,
+            pixel_auc: evaluation.pixel_auc,
+            roc_latent: curve(&scores.latent)?,
+            roc_pixel: curve(&scores.pixel)?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -283,7 +312,6 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
     let generator = lran::card::load_generator(&info.train.model, weights, &device, &info.name)?
         .with_conv(selected.conv);
     let scores = score_set(&generator, &split.test, &info.train.model, &device, 256);
-    let evaluation = evaluate(&scores, &split.test.anomalous)?;
     let synthetic = match &split.synthetic {
         Some(set) if !set.is_empty() => {
             let synthetic_scores = score_set(&generator, set, &info.train.model, &device, 256);
@@ -319,9 +347,6 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
             )
         })
         .transpose()?;
-    let thin = |s: &[f32]| -> Result<Vec<RocPoint>> {
-        Ok(thin_curve(&roc_curve(s, &split.test.anomalous)?, 201))
-    };
     let results = EvalResults {
         kind: "lran-eval/1".into(),
         run: info.name.clone(),
@@ -339,12 +364,7 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
         eval_wall_seconds: started.elapsed().as_secs_f64(),
         created_unix: now_unix(),
         config: info.train.clone(),
-        test_images: split.test.len(),
-        test_anomalous: split.test.anomalous.iter().filter(|&&a| a).count(),
-        latent_auc: evaluation.latent_auc,
-        pixel_auc: evaluation.pixel_auc,
-        roc_latent: thin(&scores.latent)?,
-        roc_pixel: thin(&scores.pixel)?,
+        pooled: PooledTest::of(&scores, &split.test.anomalous)?,
         calibration: selection.calibration.clone(),
         excluded_test_images: split.excluded,
         cases: info.cases.clone(),
@@ -380,10 +400,10 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
     println!(
         "{}: test AUC latent {:.4}, pixel {:.4} ({} images, {} anomalous; epoch {} of {}) -> {}",
         info.name,
-        results.latent_auc,
-        results.pixel_auc,
-        results.test_images,
-        results.test_anomalous,
+        results.pooled.latent_auc,
+        results.pooled.pixel_auc,
+        results.pooled.test_images,
+        results.pooled.test_anomalous,
         results.selected_epoch,
         results.epochs,
         out.display()

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use lran::data::{ImageSet, Protocol, labelled_test_set};
-use lran::metrics::{RocPoint, ScoreCalibration, roc_auc, roc_curve, thin_curve};
+use lran::metrics::{ScoreCalibration, roc_auc};
 use lran::score::Scores;
 use lran::scorer::ScoringModel;
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use crate::data::brain_layouts::{self as brain_data, Modality};
 use crate::data::brain_sets::{self, BrainOptions, CaseSummary};
 use crate::data::{Dataset, folder, labelled};
 use crate::provenance::{command_line, commit, now_unix, sha256_hex, write_json};
-use crate::training::eval::{EvalArgs, ImageScores, named_scores};
+use crate::training::eval::{EvalArgs, ImageScores, PooledTest, named_scores};
 
 /// The results file of `eval --model`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,15 +45,11 @@ pub struct ModelEvalResults {
     pub eval_wall_seconds: f64,
     pub created_unix: u64,
     pub command: String,
-    pub test_images: usize,
-    pub test_anomalous: usize,
+    /// Pooled over every test image (every case's slices together).
+    #[serde(flatten)]
+    pub pooled: PooledTest,
     /// Test images left out of the AUCs (slices with a few tumour voxels).
     pub excluded_test_images: usize,
-    /// Pooled over every test image (every case's slices together).
-    pub latent_auc: f64,
-    pub pixel_auc: f64,
-    pub roc_latent: Vec<RocPoint>,
-    pub roc_pixel: Vec<RocPoint>,
     /// The model's calibration (from its healthy validation data, stored in model.json).
     pub calibration: ScoreCalibration,
     /// The latent score's verdicts at the model's threshold.
@@ -291,8 +287,6 @@ pub fn run(model_dir: &Path, args: &EvalArgs, conv: backend::ConvChoice) -> Resu
         );
     }
     let scores = score_all(&model, &data.images, 64)?;
-    let thin =
-        |s: &[f32]| -> Result<Vec<RocPoint>> { Ok(thin_curve(&roc_curve(s, anomalous)?, 201)) };
     let calibration = model.card.calibration.clone();
     let called: Vec<bool> = scores
         .latent
@@ -324,13 +318,8 @@ pub fn run(model_dir: &Path, args: &EvalArgs, conv: backend::ConvChoice) -> Resu
         eval_wall_seconds: started.elapsed().as_secs_f64(),
         created_unix: now_unix(),
         command: command_line(),
-        test_images: anomalous.len(),
-        test_anomalous: positives,
+        pooled: PooledTest::of(&scores, anomalous)?,
         excluded_test_images: data.excluded,
-        latent_auc: roc_auc(&scores.latent, anomalous)?,
-        pixel_auc: roc_auc(&scores.pixel, anomalous)?,
-        roc_latent: thin(&scores.latent)?,
-        roc_pixel: thin(&scores.pixel)?,
         at_threshold: ThresholdOutcome {
             threshold: calibration.latent.threshold,
             threshold_percentile: calibration.latent.threshold_percentile,
@@ -363,10 +352,10 @@ fn print_summary(results: &ModelEvalResults) {
         results.model,
         results.dataset,
         results.data_dir,
-        results.latent_auc,
-        results.pixel_auc,
-        results.test_images,
-        results.test_anomalous,
+        results.pooled.latent_auc,
+        results.pooled.pixel_auc,
+        results.pooled.test_images,
+        results.pooled.test_anomalous,
         if results.excluded_test_images > 0 {
             format!(
                 "; {} slices with a few tumour voxels left out",

@@ -96,10 +96,10 @@ pub fn run(args: ExportArgs) -> Result<()> {
                 .to_string(),
             "commit": r.commit,
             "dataset": r.dataset,
-            "test_images": r.test_images,
-            "test_anomalous": r.test_anomalous,
-            "latent_auc": r.latent_auc,
-            "pixel_auc": r.pixel_auc,
+            "test_images": r.pooled.test_images,
+            "test_anomalous": r.pooled.test_anomalous,
+            "latent_auc": r.pooled.latent_auc,
+            "pixel_auc": r.pooled.pixel_auc,
             "eval_device": r.eval_device,
         })
     });

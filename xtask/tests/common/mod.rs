@@ -7,11 +7,13 @@ pub mod brain;
 #[path = "../../../tests/support/shared.rs"]
 mod shared;
 
+use std::ffi::OsStr;
+use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs `cargo xtask <args>` (the binary this test build made) in `dir`.
-pub fn xtask(args: &[&str], dir: &Path) -> Output {
+pub fn xtask<S: AsRef<OsStr>>(args: &[S], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
         .current_dir(dir)
@@ -55,7 +57,7 @@ pub fn text(output: &Output) -> String {
 }
 
 /// Runs `cargo xtask ARGS` in `dir`: it must succeed; returns what it printed.
-pub fn succeeds(args: &[&str], dir: &Path) -> String {
+pub fn succeeds<S: AsRef<OsStr> + Debug>(args: &[S], dir: &Path) -> String {
     let output = xtask(args, dir);
     assert!(
         output.status.success(),
@@ -66,7 +68,7 @@ pub fn succeeds(args: &[&str], dir: &Path) -> String {
 }
 
 /// Runs `cargo xtask ARGS` in `dir`: it must fail, without a panic, saying each of `expected`.
-pub fn fails_with(args: &[&str], dir: &Path, expected: &[&str]) {
+pub fn fails_with<S: AsRef<OsStr> + Debug>(args: &[S], dir: &Path, expected: &[&str]) {
     let output = xtask(args, dir);
     let message = text(&output);
     assert!(!output.status.success(), "{args:?} should fail: {message}");
@@ -100,4 +102,30 @@ pub fn mnist_test_digits() -> lran::data::idx::LabelledImages {
         &read("t10k-labels-idx1-ubyte.gz"),
     )
     .unwrap()
+}
+
+/// A command line's words (`"train --epochs 1"` → `["train", "--epochs", "1"]`), so that a
+/// test's arguments read as the command a user types.
+pub fn argv(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// [`argv`] with values: each word `{}` is the next of `values`, whole (a path with a space in
+/// it stays one argument).
+pub fn argv_with(line: &str, values: &[&str]) -> Vec<String> {
+    let mut values = values.iter();
+    let words: Vec<String> = line
+        .split_whitespace()
+        .map(|word| match word {
+            "{}" => values.next().expect("a value for each {}").to_string(),
+            _ => word.to_string(),
+        })
+        .collect();
+    assert!(values.next().is_none(), "more values than {{}} in {line:?}");
+    words
+}
+
+/// What `cargo xtask score` writes for a latent score's verdict.
+pub fn verdict(anomalous: bool) -> &'static str {
+    if anomalous { "anomalous" } else { "normal" }
 }

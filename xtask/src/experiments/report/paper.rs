@@ -5,72 +5,60 @@
 use super::*;
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(super) struct PaperTables {
-    #[serde(default)]
     pub(super) source: Option<PaperSource>,
-    #[serde(default)]
     pub(super) tables: Vec<PaperTable>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(super) struct PaperSource {
     /// Where the numbers were transcribed from.
-    #[serde(default)]
     pub(super) read_from: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// Every field may be absent (`serde(default)`): the tests in `paper_tables.rs` check that the
+/// transcription holds each table's columns and rows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(super) struct PaperTable {
     pub(super) id: String,
     /// The paper's table number.
-    #[serde(default)]
     pub(super) table: Option<u32>,
-    #[serde(default)]
     pub(super) paper_label: String,
     /// The caption as the paper's text gives it (none survived in the text transcribed).
-    #[serde(default)]
     pub(super) caption: Option<String>,
     /// What the table holds, in lran's words.
-    #[serde(default)]
     pub(super) description: String,
     /// lran's keys for the columns (what the report looks values up by).
     pub(super) columns: Vec<String>,
     /// The paper's own headers, one per column; absent or empty: `columns`.
-    #[serde(default)]
     pub(super) column_labels: Vec<String>,
     /// `row[0]` is the row's label (a method or a configuration), the others numbers or null.
     pub(super) rows: Vec<Vec<serde_json::Value>>,
     /// The label of the row holding LRAN's values (default: the row labelled "LRAN").
-    #[serde(default)]
     pub(super) lran_row: Option<String>,
     /// Tables whose rows are variants of LRAN (the ablation, the two scores): lran's key for
     /// each row, in order ("no-latent", …, "full"; "pixel", "latent").
-    #[serde(default)]
     pub(super) row_keys: Vec<String>,
     /// With `row_keys`: the column that `PaperTables::lran(id, row key)` reads.
-    #[serde(default)]
     pub(super) lookup_column: Option<String>,
     /// The text lost the row labels; `rows[i][0]` was inferred (see `inferred_from`).
-    #[serde(default)]
     pub(super) row_labels_inferred: bool,
-    #[serde(default)]
     pub(super) inferred_from: Option<Inference>,
-    #[serde(default)]
     pub(super) source: Option<TableSource>,
-    #[serde(default)]
     pub(super) notes: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(super) struct TableSource {
     /// The text file, relative to the repository root.
-    #[serde(default)]
     pub(super) file: String,
     /// First and last line of the table in `file`.
-    #[serde(default)]
     pub(super) lines: Vec<u64>,
     /// The prose that cites the table by number.
-    #[serde(default)]
     pub(super) identified_by: Option<Quote>,
 }
 
@@ -82,12 +70,10 @@ pub(super) struct Quote {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub(super) struct Inference {
-    #[serde(default)]
     pub(super) lines: Vec<u64>,
-    #[serde(default)]
     pub(super) quotes: Vec<Quote>,
-    #[serde(default)]
     pub(super) reasoning: String,
 }
 
