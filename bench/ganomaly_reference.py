@@ -25,6 +25,9 @@ stay f32); lran computes in f32. --tf32 off measures strict f32; the device scri
 
 Usage: python3 bench/ganomaly_reference.py [--device cuda] [--shapes mnist32,ganomaly64]
        [--modes generator,gan,score] [--batches 64,256] [--tf32 on|off] [--out results/bench]
+       python3 bench/ganomaly_reference.py --from-lran results/bench/<lran file>.json --threads N
+The second form is what `cargo xtask bench --reference pytorch` runs: the same figures as lran's
+file, on as many threads, then one results file with both and their ratios.
 """
 
 import argparse
@@ -42,14 +45,23 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-SHAPES = {"mnist32": 32, "ganomaly64": 64, "brain128": 128}
+# Standalone use only: with --from-lran the networks are read from lran's bench file, so both
+# sides measure the same networks by construction (xtask/src/checks/bench.rs, Shape::model).
+SHAPES = {
+    "mnist32": {"image_size": 32, "latent_dim": 100, "base_width": 64},
+    "ganomaly64": {"image_size": 64, "latent_dim": 100, "base_width": 64},
+    "brain128": {"image_size": 128, "latent_dim": 100, "base_width": 64},
+    "brain64": {"image_size": 64, "latent_dim": 100, "base_width": 16},
+    "tiny32": {"image_size": 32, "latent_dim": 32, "base_width": 16},
+}
 
 
 def model_config(shape, tiny):
     """ModelConfig::paper(1) / ::tiny(1) at the shape's size (xtask/src/checks/bench.rs, Shape::model)."""
+    config = dict(SHAPES[shape], channels=1)
     if tiny:
-        return {"image_size": SHAPES[shape], "channels": 1, "latent_dim": 32, "base_width": 16}
-    return {"image_size": SHAPES[shape], "channels": 1, "latent_dim": 100, "base_width": 64}
+        config.update(latent_dim=32, base_width=16)
+    return config
 
 
 def halvings(image_size):
@@ -221,8 +233,7 @@ def synchronise(device):
         torch.cuda.synchronize(device)
 
 
-def measure(args, device, shape, batch, mode):
-    config = model_config(shape, args.tiny)
+def measure(args, device, shape, batch, mode, config):
     torch.manual_seed(args.seed)
     step = make_step(mode, config, batch, device)
     started = time.perf_counter()
@@ -271,19 +282,43 @@ def main():
     parser.add_argument("--tf32", choices=["on", "off"], default="on",
                         help="let cuDNN convolutions use TF32 (PyTorch's default) or not")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="CPU threads (default: PyTorch's own choice)")
+    parser.add_argument("--from-lran", metavar="FILE",
+                        help="measure exactly the figures of this lran bench file (its networks, "
+                             "batches, modes, warm-up and runs); --shapes, --modes, --batches, "
+                             "--tiny, --warmup, --runs and --steps-per-run are then taken from it")
     parser.add_argument("--out", default="results/bench")
     args = parser.parse_args()
 
-    shapes = args.shapes.split(",")
-    modes = args.modes.split(",")
-    batches = [int(b) for b in args.batches.split(",")]
-    for s in shapes:
-        if s not in SHAPES:
-            parser.error(f"unknown shape {s!r}; expected one of {', '.join(SHAPES)}")
-    for m in modes:
-        if m not in ("generator", "gan", "score"):
-            parser.error(f"unknown mode {m!r}; expected generator, gan or score")
-    if min(batches) < 2 or min(args.warmup, args.runs, args.steps_per_run) < 1:
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
+    if args.from_lran:
+        with open(args.from_lran) as f:
+            lran = json.load(f)
+        args.warmup = lran["warmup"]
+        args.runs = lran["runs_per_figure"]
+        args.steps_per_run = lran["steps_per_run"]
+        figures = []
+        for entry in lran["entries"]:
+            model = {k: entry["model"][k] for k in ("image_size", "channels", "latent_dim", "base_width")}
+            figure = (entry["shape"], entry["batch"], entry["mode"], model)
+            if figure not in figures:
+                figures.append(figure)
+    else:
+        shapes = args.shapes.split(",")
+        modes = args.modes.split(",")
+        batches = [int(b) for b in args.batches.split(",")]
+        for s in shapes:
+            if s not in SHAPES:
+                parser.error(f"unknown shape {s!r}; expected one of {', '.join(SHAPES)}")
+        for m in modes:
+            if m not in ("generator", "gan", "score"):
+                parser.error(f"unknown mode {m!r}; expected generator, gan or score")
+        figures = [(shape, batch, mode, model_config(shape, args.tiny))
+                   for shape in shapes for batch in batches for mode in modes]
+    if min(f[1] for f in figures) < 2 or min(args.warmup, args.runs, args.steps_per_run) < 1:
         parser.error("batches must be >= 2 and warmup, runs, steps-per-run >= 1")
 
     device = torch.device(args.device)
@@ -297,24 +332,22 @@ def main():
     label = f"pytorch {name} tf32 {args.tf32}" if device.type == "cuda" else f"pytorch {name}"
 
     entries = []
-    for shape in shapes:
-        for batch in batches:
-            for mode in modes:
-                rate, runs, first, config = measure(args, device, shape, batch, mode)
-                print(f"{label:<36} {shape:<10} batch {batch:<4} {mode:<9} {rate:>10.1f} img/s "
-                      f"(first step {first:.2f} s)", file=sys.stderr, flush=True)
-                entries.append({
-                    "backend": f"pytorch-{device.type}",
-                    "device": name,
-                    "shape": shape,
-                    "model": config,
-                    "batch": batch,
-                    "mode": mode,
-                    "images_per_second": rate,
-                    "runs": runs,
-                    "first_step_seconds": first,
-                    "parameters": parameters(config),
-                })
+    for shape, batch, mode, config in figures:
+        rate, runs, first, config = measure(args, device, shape, batch, mode, config)
+        print(f"{label:<36} {shape:<10} batch {batch:<4} {mode:<9} {rate:>10.1f} img/s "
+              f"(first step {first:.2f} s)", file=sys.stderr, flush=True)
+        entries.append({
+            "backend": f"pytorch-{device.type}",
+            "device": name,
+            "shape": shape,
+            "model": config,
+            "batch": batch,
+            "mode": mode,
+            "images_per_second": rate,
+            "runs": runs,
+            "first_step_seconds": first,
+            "parameters": parameters(config),
+        })
     results = {
         "kind": "lran-bench-pytorch/1",
         "commit": commit(),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{argv, fails_with, scratch, xtask};
+use common::{argv, argv_with, fails_with, scratch, xtask};
 use std::process::Output;
 
 fn stderr(output: &Output) -> String {
@@ -188,6 +188,40 @@ fn bad_inputs_get_clear_errors() {
         &["eval", "--run", "never-trained"],
         &dir,
         &["never-trained", "not a training run"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--reference pytorch` checks its Python before measuring anything, and says what is missing.
+#[test]
+fn the_pytorch_reference_needs_a_python_with_torch() {
+    let dir = scratch("cli", "bench-reference");
+    let bench = "bench --tiny --backends cpu --shapes tiny32 --batches 4 --warmup 1 --runs 1 --steps-per-run 1 --out bench --reference pytorch --python";
+    fails_with(
+        &argv_with(&format!("{bench} {{}}"), &["./no-such-python"]),
+        &dir,
+        &["cannot run ./no-such-python", "a Python with torch"],
+    );
+    // A Python without torch, as a shell script that fails the way Python does.
+    let python = dir.join("python-without-torch");
+    std::fs::write(
+        &python,
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'torch'\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    fails_with(
+        &argv_with(&format!("{bench} {{}}"), &[python.to_str().unwrap()]),
+        &dir,
+        &[
+            "cannot import torch",
+            "No module named 'torch'",
+            "never a dependency",
+        ],
+    );
+    assert!(
+        !dir.join("bench").exists(),
+        "nothing measured before the check"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,13 +15,13 @@ use lran::burn::module::Module;
 use lran::burn::tensor::{Device, Distribution, Tensor};
 use lran::train::{TrainConfig, Trainer};
 use lran::{LossConfig, ModelConfig};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend, ConvChoice};
 use crate::provenance::{commit, now_unix, repository_root, write_json};
 use lran::conv::ConvAlgorithm;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Shape {
     /// GANomaly's MNIST network as lran trains it: 32×32×1, base width 64, latent 100.
@@ -30,25 +30,40 @@ pub enum Shape {
     Ganomaly64,
     /// Brain slices at 128×128×1, base width 64, latent 100.
     Brain128,
+    /// The shipped brain model's network (`ModelConfig::brain`): 64×64×1, base width 16, latent 100.
+    Brain64,
+    /// The tiny preset (`ModelConfig::tiny`): 32×32×1, base width 16, latent 32.
+    Tiny32,
 }
 
 impl Shape {
+    /// The shape's network; `tiny` swaps in the tiny preset's widths at the same image size.
     pub fn model(self, tiny: bool) -> ModelConfig {
-        let base = if tiny {
-            ModelConfig::tiny(1)
+        let network = match self {
+            Shape::Mnist32 => ModelConfig::paper(1),
+            Shape::Ganomaly64 => ModelConfig {
+                image_size: 64,
+                ..ModelConfig::paper(1)
+            },
+            Shape::Brain128 => ModelConfig {
+                image_size: 128,
+                ..ModelConfig::paper(1)
+            },
+            Shape::Brain64 => ModelConfig::brain(1),
+            Shape::Tiny32 => ModelConfig::tiny(1),
+        };
+        if tiny {
+            ModelConfig {
+                image_size: network.image_size,
+                ..ModelConfig::tiny(1)
+            }
         } else {
-            ModelConfig::paper(1)
-        };
-        let image_size = match self {
-            Shape::Mnist32 => 32,
-            Shape::Ganomaly64 => 64,
-            Shape::Brain128 => 128,
-        };
-        ModelConfig { image_size, ..base }
+            network
+        }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Generator only: E → decoder → E′, 50·L1 + latent L2, backward, Adam (GANomaly's step
@@ -95,29 +110,43 @@ pub struct BenchArgs {
     /// Folder of the results file.
     #[arg(long, default_value = "results/bench")]
     pub out: PathBuf,
+    /// Also measure the same figures with `bench/ganomaly_reference.py` (PyTorch, on as many CPU
+    /// threads; CUDA for wgpu's figures) and write both side by side with their ratios to
+    /// `<out>/<device>-vs-pytorch.json`. PyTorch is a measuring reference, never a dependency.
+    #[arg(long, value_enum)]
+    pub reference: Option<Reference>,
+    /// The Python that has PyTorch (e.g. a virtual environment's `bin/python`).
+    #[arg(long, default_value = "python3", requires = "reference")]
+    pub python: PathBuf,
 }
 
-#[derive(Debug, Serialize)]
-struct Entry {
-    backend: String,
-    device: String,
-    shape: Shape,
-    model: ModelConfig,
-    batch: usize,
-    mode: Mode,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Reference {
+    Pytorch,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub backend: String,
+    pub device: String,
+    pub shape: Shape,
+    pub model: ModelConfig,
+    pub batch: usize,
+    pub mode: Mode,
     /// Median over the runs.
-    images_per_second: f64,
-    runs: Vec<f64>,
+    pub images_per_second: f64,
+    pub runs: Vec<f64>,
     /// The first warm-up step alone (kernel compilation and tuning included).
-    first_step_seconds: f64,
+    pub first_step_seconds: f64,
     /// Weights of each network: the PyTorch reference reports the same, which checks that
     /// both measure the same networks.
-    parameters: Parameters,
-    /// How the convolutions were computed (`--conv`; `lran::conv`).
-    conv: &'static str,
+    pub parameters: Parameters,
+    /// How the convolutions were computed (`--conv`; `lran::conv`); absent in PyTorch's file.
+    #[serde(default)]
+    pub conv: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parameters {
     pub generator: usize,
     pub discriminator: usize,
@@ -133,20 +162,20 @@ impl Parameters {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct BenchResults {
-    kind: &'static str,
-    commit: String,
-    created_unix: u64,
-    burn_version: String,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchResults {
+    pub kind: String,
+    pub commit: String,
+    pub created_unix: u64,
+    pub burn_version: String,
     /// How the wgpu backend is built (see Cargo.toml).
-    wgpu_features: String,
-    cpu_threads: usize,
-    command: String,
-    warmup: usize,
-    runs_per_figure: usize,
-    steps_per_run: usize,
-    entries: Vec<Entry>,
+    pub wgpu_features: String,
+    pub cpu_threads: usize,
+    pub command: String,
+    pub warmup: usize,
+    pub runs_per_figure: usize,
+    pub steps_per_run: usize,
+    pub entries: Vec<Entry>,
 }
 
 /// The training settings a mode measures (also what `cargo xtask gate` checks).
@@ -269,13 +298,20 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
         // The device alone: the convolution algorithm is set per entry below.
         selected_devices.push((backend, backend::select_device(backend)?));
     }
+    let torch_version = match args.reference {
+        Some(Reference::Pytorch) => Some(super::reference::torch_version(
+            &args.python,
+            selected_devices.iter().any(|(b, _)| *b != Backend::Cpu),
+        )?),
+        None => None,
+    };
     let names: Vec<&str> = selected_devices
         .iter()
         .map(|(_, s)| s.name.as_str())
         .collect();
     let path = args.out.join(format!("{}.json", slug(&names.join(" + "))));
     let mut results = BenchResults {
-        kind: "lran-bench/1",
+        kind: "lran-bench/1".into(),
         commit: commit(),
         created_unix: now_unix(),
         burn_version: burn_version(),
@@ -325,7 +361,7 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
                             runs,
                             first_step_seconds: first,
                             parameters: Parameters::of(&shape.model(args.tiny)),
-                            conv,
+                            conv: Some(conv.into()),
                         });
                         // After every figure: a run cut short by a time limit keeps what it
                         // measured.
@@ -335,6 +371,12 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
             }
         }
     }
-    println!("{}", path.display());
+    match torch_version {
+        Some(version) => {
+            let side_by_side = super::reference::pytorch(&args.python, version, &path, &results)?;
+            println!("{}", side_by_side.display());
+        }
+        None => println!("{}", path.display()),
+    }
     Ok(())
 }
