@@ -258,6 +258,10 @@ def slug(text):
 
 
 def commit():
+    """LRAN_COMMIT when the caller knows the commit measured (`cargo xtask bench --reference`
+    sets it to its own figures' commit, taken before its results file was rewritten); else git's."""
+    if os.environ.get("LRAN_COMMIT"):
+        return os.environ["LRAN_COMMIT"]
     try:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         head = subprocess.run(["git", "-C", root, "rev-parse", "--short=12", "HEAD"],
@@ -266,7 +270,7 @@ def commit():
                                capture_output=True, text=True, check=True).stdout.strip()
         return head + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("LRAN_COMMIT", "unknown")
+        return "unknown"
 
 
 def main():

@@ -10,12 +10,13 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::bench::{BenchResults, Entry, Mode, Shape};
-use crate::provenance::{command_line, commit, now_unix, repository_root, write_json};
+use crate::provenance::{command_line, now_unix, repository_root, write_json};
 
 /// The side-by-side results file, `<out>/<lran file>-vs-pytorch.json`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SideBySide {
     pub kind: String,
+    /// The commit measured (lran's figures' commit).
     pub commit: String,
     pub created_unix: u64,
     pub command: String,
@@ -107,6 +108,9 @@ fn measure(python: &Path, lran: &BenchResults, backend: &str, scratch: &Path) ->
         .arg(&script)
         .args(["--device", device, "--from-lran"]);
     command.arg(&figures).arg("--out").arg(scratch);
+    // The commit measured: lran's figures' (taken before its results file, which git tracks,
+    // was rewritten, so that git would now call the tree dirty).
+    command.env("LRAN_COMMIT", &lran.commit);
     if device == "cpu" {
         command.args(["--threads", &threads]);
     }
@@ -210,7 +214,7 @@ pub fn pytorch(
     let _ = std::fs::remove_dir_all(&scratch);
     let side_by_side = SideBySide {
         kind: "lran-bench-vs-pytorch/1".into(),
-        commit: commit(),
+        commit: lran.commit.clone(),
         created_unix: now_unix(),
         command: command_line(),
         cpu_threads: lran.cpu_threads,

@@ -16,10 +16,12 @@ use crate::experiments::results::{
 };
 use crate::provenance::repository_root;
 
+mod bench;
 mod ci;
 mod paper;
 mod tables;
 
+use bench::*;
 use ci::*;
 use paper::*;
 use tables::*;
@@ -132,6 +134,9 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
     if let Some(run) = read::<CiColdRun>(&results.join("ci/cold-run.json"))? {
         ci_section(&mut out, &run);
     }
+    for (name, file) in side_by_side_files(results)? {
+        bench_section(&mut out, &name, &file);
+    }
     paper_section(&mut out, &paper);
     Ok(out)
 }
@@ -215,6 +220,53 @@ mod tests {
         );
     }
     use crate::experiments::results::LossVariant;
+
+    #[test]
+    fn the_speed_section_shows_every_figure_with_its_ratio() {
+        let entry = |backend: &str, rate: f64| {
+            serde_json::json!({
+                "backend": backend, "device": format!("{backend} here"), "shape": "ganomaly64",
+                "model": {"image_size": 64, "channels": 1, "latent_dim": 100, "base_width": 64},
+                "batch": 64, "mode": "gan", "images_per_second": rate, "runs": [rate],
+                "first_step_seconds": 1.0, "parameters": {"generator": 3, "discriminator": 2}
+            })
+        };
+        let file: crate::checks::reference::SideBySide =
+            serde_json::from_value(serde_json::json!({
+                "kind": "lran-bench-vs-pytorch/1", "commit": "abc123", "created_unix": 1,
+                "command": "cargo xtask bench --reference pytorch", "cpu_threads": 2,
+                "torch_version": "2.15.0",
+                "figures": [{
+                    "shape": "ganomaly64", "batch": 64, "mode": "gan", "backend": "cpu",
+                    "conv": "native", "device": "flex (CPU, 2 threads)",
+                    "reference_device": "x86_64 CPU, 2 threads",
+                    "lran_images_per_second": 10.8, "pytorch_images_per_second": 16.4,
+                    "ratio": 10.8 / 16.4
+                }],
+                "lran": {
+                    "kind": "lran-bench/1", "commit": "abc123", "created_unix": 1,
+                    "burn_version": "0.22.1", "wgpu_features": "", "cpu_threads": 2,
+                    "command": "cargo xtask bench", "warmup": 1, "runs_per_figure": 3,
+                    "steps_per_run": 2, "entries": [entry("cpu", 10.8)]
+                },
+                "pytorch": [{"entries": [entry("pytorch-cpu", 16.4)]}]
+            }))
+            .unwrap();
+        let mut out = String::new();
+        bench_section(&mut out, "results/bench/x-vs-pytorch.json", &file);
+        assert!(
+            out.contains("beside PyTorch: flex (CPU, 2 threads)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("commit `abc123`, burn 0.22.1, PyTorch 2.15.0, 2 CPU threads"),
+            "{out}"
+        );
+        assert!(
+            out.contains("| ganomaly64 | gan | 64 | cpu, native | 10.8 | 16.4 | **0.66** |"),
+            "{out}"
+        );
+    }
 
     /// A small tables file in the format of docs/paper/tables.json.
     const TABLES: &str = r#"{
