@@ -44,6 +44,7 @@ import time
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
 
 # Standalone use only: with --from-lran the networks are read from lran's bench file, so both
 # sides measure the same networks by construction (xtask/src/checks/bench.rs, Shape::model).
@@ -250,7 +251,12 @@ def measure(args, device, shape, batch, mode, config):
             step()
         synchronise(device)
         rates.append(args.steps_per_run * batch / (time.perf_counter() - started))
-    return statistics.median(rates), rates, first, config
+    # One more step, untimed, under PyTorch's FLOP counter (convolutions and matmuls, forward and
+    # backward): the work per image, so that both sides' rates read as GFLOP/s too.
+    with FlopCounterMode(display=False) as counter:
+        step()
+    synchronise(device)
+    return statistics.median(rates), rates, first, config, counter.get_total_flops() / batch
 
 
 def slug(text):
@@ -337,7 +343,7 @@ def main():
 
     entries = []
     for shape, batch, mode, config in figures:
-        rate, runs, first, config = measure(args, device, shape, batch, mode, config)
+        rate, runs, first, config, flops = measure(args, device, shape, batch, mode, config)
         print(f"{label:<36} {shape:<10} batch {batch:<4} {mode:<9} {rate:>10.1f} img/s "
               f"(first step {first:.2f} s)", file=sys.stderr, flush=True)
         entries.append({
@@ -351,6 +357,7 @@ def main():
             "runs": runs,
             "first_step_seconds": first,
             "parameters": parameters(config),
+            "flops_per_image": flops,
         })
     results = {
         "kind": "lran-bench-pytorch/1",

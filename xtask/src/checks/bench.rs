@@ -144,6 +144,10 @@ pub struct Entry {
     /// How the convolutions were computed (`--conv`; `lran::conv`); absent in PyTorch's file.
     #[serde(default)]
     pub conv: Option<String>,
+    /// PyTorch's file only: the FLOPs of one step per image (its FLOP counter, convolutions and
+    /// matmuls, forward and backward), the same work for both sides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flops_per_image: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,6 +366,7 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
                             first_step_seconds: first,
                             parameters: Parameters::of(&shape.model(args.tiny)),
                             conv: Some(conv.into()),
+                            flops_per_image: None,
                         });
                         // After every figure: a run cut short by a time limit keeps what it
                         // measured.

@@ -44,6 +44,21 @@ pub struct Ratio {
     pub pytorch_images_per_second: f64,
     /// lran ÷ PyTorch: above 1, lran is the faster.
     pub ratio: f64,
+    /// Work per image as PyTorch's FLOP counter counts it (the same networks on both sides).
+    #[serde(default)]
+    pub flops_per_image: Option<f64>,
+}
+
+impl Ratio {
+    /// Both sides' rates as GFLOP/s, where the work per image is known.
+    pub fn gigaflops(&self) -> Option<(f64, f64)> {
+        self.flops_per_image.map(|f| {
+            (
+                self.lran_images_per_second * f / 1e9,
+                self.pytorch_images_per_second * f / 1e9,
+            )
+        })
+    }
 }
 
 /// PyTorch's device for an lran backend's figures: the CPU for flex, CUDA for wgpu.
@@ -187,6 +202,7 @@ pub fn pair(lran: &[Entry], pytorch: &[Entry]) -> Result<Vec<Ratio>> {
                 lran_images_per_second: mine.images_per_second,
                 pytorch_images_per_second: theirs.images_per_second,
                 ratio: mine.images_per_second / theirs.images_per_second,
+                flops_per_image: theirs.flops_per_image,
             })
         })
         .collect()
@@ -266,6 +282,7 @@ mod tests {
                 discriminator: 7,
             },
             conv: (backend == "cpu").then(|| "native".into()),
+            flops_per_image: backend.starts_with("pytorch").then_some(2e9),
         }
     }
 
@@ -286,6 +303,8 @@ mod tests {
         assert!((ratios[0].ratio - 0.75).abs() < 1e-12);
         assert!((ratios[1].ratio - 1.5).abs() < 1e-12);
         assert_eq!(ratios[1].reference_device, "pytorch-cpu device");
+        // 30 and 40 images per second of 2 GFLOP each.
+        assert_eq!(ratios[0].gigaflops(), Some((60.0, 80.0)));
     }
 
     #[test]

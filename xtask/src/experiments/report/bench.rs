@@ -58,12 +58,12 @@ pub(super) fn bench_section(out: &mut String, name: &str, file: &SideBySide) {
         file.lran.warmup,
     ));
     out.push_str(
-        "| network | step | batch | lran (backend, conv) | lran img/s | PyTorch img/s | lran ÷ PyTorch |\n\
-         | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| network | step | batch | lran (backend, conv) | lran img/s | PyTorch img/s | lran ÷ PyTorch | GFLOP/s lran / PyTorch |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for figure in &file.figures {
         out.push_str(&format!(
-            "| {} | {} | {} | {}, {} | {:.1} | {:.1} | **{:.2}** |\n",
+            "| {} | {} | {} | {}, {} | {:.1} | {:.1} | **{:.2}** | {} |\n",
             crate::cli_value(figure.shape),
             crate::cli_value(figure.mode),
             figure.batch,
@@ -71,8 +71,17 @@ pub(super) fn bench_section(out: &mut String, name: &str, file: &SideBySide) {
             figure.conv.as_deref().unwrap_or("-"),
             figure.lran_images_per_second,
             figure.pytorch_images_per_second,
-            figure.ratio
+            figure.ratio,
+            figure
+                .gigaflops()
+                .map_or("-".into(), |(lran, pytorch)| format!(
+                    "{lran:.1} / {pytorch:.1}"
+                ))
         ));
     }
-    out.push('\n');
+    out.push_str(
+        "GFLOP/s: images per second times the work per image that PyTorch's FLOP counter finds \
+         in one step (convolutions and matmuls, forward and backward), the same networks on \
+         both sides.\n\n",
+    );
 }

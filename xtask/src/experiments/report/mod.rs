@@ -263,7 +263,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("| ganomaly64 | gan | 64 | cpu, native | 10.8 | 16.4 | **0.66** |"),
+            out.contains("| ganomaly64 | gan | 64 | cpu, native | 10.8 | 16.4 | **0.66** | - |"),
             "{out}"
         );
     }
