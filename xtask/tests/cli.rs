@@ -285,3 +285,24 @@ fn bench_writes_medians_with_provenance() {
     fails_with(&["bench", "--runs", "0"], &dir, &["at least 1"]);
     fails_with(&["bench", "--batches", "1"], &dir, &["at least 2"]);
 }
+
+/// The README's generated section is exactly what `cargo xtask report` renders from the
+/// committed results files now: no number in it is typed, or left behind by a newer result.
+#[test]
+fn the_readme_report_is_what_the_results_files_render() {
+    let root = common::manifest_dir().parent().unwrap().to_path_buf();
+    let rendered = common::succeeds(&["report"], &root);
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("<!-- report:start")
+        .and_then(|i| readme[i..].find("-->").map(|j| i + j + 3))
+        .expect("README has the report's start marker");
+    let end = readme
+        .find("<!-- report:end -->")
+        .expect("README has the report's end marker");
+    assert_eq!(
+        readme[start..end].trim(),
+        rendered.trim(),
+        "README.md's report section is stale: run `cargo xtask report --readme`"
+    );
+}
