@@ -340,6 +340,7 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
             for &shape in &args.shapes {
                 for &batch in &args.batches {
                     for &mode in &args.modes {
+                        let model = shape.model(args.tiny);
                         let (rate, runs, first) =
                             measure(&args, &selected.device, shape, batch, mode, algorithm)
                                 .with_context(|| {
@@ -358,13 +359,13 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
                             backend: crate::cli_value(backend),
                             device: selected.description.clone(),
                             shape,
-                            model: shape.model(args.tiny),
+                            model,
                             batch,
                             mode,
                             images_per_second: rate,
                             runs,
                             first_step_seconds: first,
-                            parameters: Parameters::of(&shape.model(args.tiny)),
+                            parameters: Parameters::of(&model),
                             conv: Some(conv.into()),
                             flops_per_image: None,
                         });

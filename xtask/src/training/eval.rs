@@ -312,6 +312,8 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
     let generator = lran::card::load_generator(&info.train.model, weights, &device, &info.name)?
         .with_conv(selected.conv);
     let scores = score_set(&generator, &split.test, &info.train.model, &device, 256);
+    // First, as before the other checks: a test split without both kinds of image stops here.
+    let pooled = PooledTest::of(&scores, &split.test.anomalous)?;
     let synthetic = match &split.synthetic {
         Some(set) if !set.is_empty() => {
             let synthetic_scores = score_set(&generator, set, &info.train.model, &device, 256);
@@ -364,7 +366,7 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
         eval_wall_seconds: started.elapsed().as_secs_f64(),
         created_unix: now_unix(),
         config: info.train.clone(),
-        pooled: PooledTest::of(&scores, &split.test.anomalous)?,
+        pooled,
         calibration: selection.calibration.clone(),
         excluded_test_images: split.excluded,
         cases: info.cases.clone(),
