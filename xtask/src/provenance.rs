@@ -79,6 +79,38 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The fields every results file lran writes opens with: which layout it is, the code that
+/// wrote it, when, and the command line that did. Each results struct flattens one in, so the
+/// JSON keeps these four at its top level.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ResultsHeader {
+    /// The file's layout and its version, e.g. "lran-eval/1".
+    pub kind: String,
+    pub commit: String,
+    pub created_unix: u64,
+    /// Empty in files written before it was recorded (the first `eval --run` files).
+    #[serde(default)]
+    pub command: String,
+}
+
+impl ResultsHeader {
+    /// A file written now by this process, from the checked-out code.
+    pub fn now(kind: &str) -> Self {
+        Self::of_commit(kind, commit())
+    }
+
+    /// A file written now about code measured at `commit` (taken before the run rewrote any
+    /// tracked results file, so a clean run is not stamped dirty by its own output).
+    pub fn of_commit(kind: &str, commit: String) -> Self {
+        Self {
+            kind: kind.into(),
+            commit,
+            created_unix: now_unix(),
+            command: command_line(),
+        }
+    }
+}
+
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -105,4 +137,42 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResultsHeader;
+
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct AResultsFile {
+        #[serde(flatten)]
+        header: ResultsHeader,
+        figure: f64,
+    }
+
+    /// The header's fields sit at the file's top level (files written before it keep their
+    /// layout), and a file from before commands were recorded still reads.
+    #[test]
+    fn the_header_is_flat_in_the_file_and_older_files_without_a_command_read() {
+        let file = AResultsFile {
+            header: ResultsHeader::of_commit("lran-test/1", "abc123".into()),
+            figure: 0.5,
+        };
+        let json = serde_json::to_value(&file).unwrap();
+        assert_eq!(json["kind"], "lran-test/1");
+        assert_eq!(json["commit"], "abc123");
+        assert!(json["created_unix"].as_u64().unwrap() > 0);
+        assert!(json["command"].as_str().unwrap().starts_with("cargo xtask"));
+        assert_eq!(json["figure"], 0.5);
+
+        let older: AResultsFile = serde_json::from_str(
+            r#"{"kind": "lran-eval/1", "commit": "d00d", "created_unix": 7, "figure": 1.0}"#,
+        )
+        .unwrap();
+        assert_eq!(older.header.command, "");
+        assert_eq!(older.header.created_unix, 7);
+        assert!(
+            serde_json::from_str::<AResultsFile>(r#"{"commit": "d00d", "figure": 1.0}"#).is_err()
+        );
+    }
 }

@@ -18,7 +18,7 @@ use lran::{LossConfig, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend, ConvChoice};
-use crate::provenance::{commit, now_unix, repository_root, write_json};
+use crate::provenance::{ResultsHeader, repository_root, write_json};
 use lran::conv::ConvAlgorithm;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -168,14 +168,12 @@ impl Parameters {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchResults {
-    pub kind: String,
-    pub commit: String,
-    pub created_unix: u64,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     pub burn_version: String,
     /// How the wgpu backend is built (see Cargo.toml).
     pub wgpu_features: String,
     pub cpu_threads: usize,
-    pub command: String,
     pub warmup: usize,
     pub runs_per_figure: usize,
     pub steps_per_run: usize,
@@ -315,15 +313,12 @@ pub fn run(args: BenchArgs, conv: ConvChoice) -> Result<()> {
         .collect();
     let path = args.out.join(format!("{}.json", slug(&names.join(" + "))));
     let mut results = BenchResults {
-        kind: "lran-bench/1".into(),
-        commit: commit(),
-        created_unix: now_unix(),
+        header: ResultsHeader::now("lran-bench/1"),
         burn_version: burn_version(),
         wgpu_features: backend::wgpu_build(),
         cpu_threads: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        command: crate::provenance::command_line(),
         warmup: args.warmup,
         runs_per_figure: args.runs,
         steps_per_run: args.steps_per_run,

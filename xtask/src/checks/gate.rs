@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::backend::{self, Backend};
 use crate::checks::bench::{Mode, Shape, burn_version, slug, train_config};
-use crate::provenance::{command_line, commit, now_unix, write_json};
+use crate::provenance::{ResultsHeader, write_json};
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
@@ -55,10 +55,8 @@ pub struct GateArgs {
 
 #[derive(Serialize)]
 struct GateResults {
-    kind: &'static str,
-    commit: String,
-    created_unix: u64,
-    command: String,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     burn_version: String,
     wgpu_build: String,
     reference_device: String,
@@ -135,10 +133,7 @@ pub fn run(args: GateArgs, conv: backend::ConvChoice) -> Result<()> {
     let passed = report.passed;
     let failure = report.failure.clone();
     let results = GateResults {
-        kind: "lran-gate/1",
-        commit: commit(),
-        created_unix: now_unix(),
-        command: command_line(),
+        header: ResultsHeader::now("lran-gate/1"),
         burn_version: burn_version(),
         wgpu_build: backend::wgpu_build(),
         reference_device: reference.description,

@@ -10,16 +10,13 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::bench::{BenchResults, Entry, Mode, Shape};
-use crate::provenance::{command_line, now_unix, repository_root, write_json};
+use crate::provenance::{ResultsHeader, repository_root, write_json};
 
 /// The side-by-side results file, `<out>/<lran file>-vs-pytorch.json`.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SideBySide {
-    pub kind: String,
-    /// The commit measured (lran's figures' commit).
-    pub commit: String,
-    pub created_unix: u64,
-    pub command: String,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     /// Threads both sides ran on (CPU figures).
     pub cpu_threads: usize,
     pub torch_version: String,
@@ -125,7 +122,7 @@ fn measure(python: &Path, lran: &BenchResults, backend: &str, scratch: &Path) ->
     command.arg(&figures).arg("--out").arg(scratch);
     // The commit measured: lran's figures' (taken before its results file, which git tracks,
     // was rewritten, so that git would now call the tree dirty).
-    command.env("LRAN_COMMIT", &lran.commit);
+    command.env("LRAN_COMMIT", &lran.header.commit);
     if device == "cpu" {
         command.args(["--threads", &threads]);
     }
@@ -229,10 +226,7 @@ pub fn pytorch(
     }
     let _ = std::fs::remove_dir_all(&scratch);
     let side_by_side = SideBySide {
-        kind: "lran-bench-vs-pytorch/1".into(),
-        commit: lran.commit.clone(),
-        created_unix: now_unix(),
-        command: command_line(),
+        header: ResultsHeader::of_commit("lran-bench-vs-pytorch/1", lran.header.commit.clone()),
         cpu_threads: lran.cpu_threads,
         torch_version,
         figures: pair(&lran.entries, &entries)?,

@@ -18,7 +18,7 @@ use crate::experiments::results::{
     SuiteSummary, brain_figures, brain_spreads, case_spreads, choose_model, groups, select,
     suite_folder,
 };
-use crate::provenance::{command_line, commit, now_unix, write_json};
+use crate::provenance::{ResultsHeader, write_json};
 use crate::training::eval::{self, EvalArgs, EvalResults};
 use crate::training::train::{self, Preset, TrainArgs};
 
@@ -515,11 +515,8 @@ fn write_summary(
     let mut devices: Vec<String> = runs.iter().map(|r| r.train_device.clone()).collect();
     devices.dedup();
     let summary = SuiteSummary {
-        kind: "lran-reproduce/1".into(),
+        header: ResultsHeader::now("lran-reproduce/1"),
         suite: args.suite,
-        commit: commit(),
-        created_unix: now_unix(),
-        command: command_line(),
         preset: args.preset().name().to_string(),
         epochs: args.epochs(),
         seeds: args.seeds.clone(),
@@ -620,10 +617,7 @@ fn scores(args: &ReproduceArgs) -> Result<()> {
         );
     }
     let summary = ScoresSummary {
-        kind: "lran-scores/1".into(),
-        commit: commit(),
-        created_unix: now_unix(),
-        command: command_line(),
+        header: ResultsHeader::now("lran-scores/1"),
         datasets: rows,
     };
     let path = args.out.join("scores").join("summary.json");

@@ -2,6 +2,7 @@
 //! (and `results/scores/summary.json`) and `cargo xtask report` reads, with the suite and
 //! variant names both use and the figures derived from eval's results files.
 
+use crate::provenance::ResultsHeader;
 use std::collections::BTreeMap;
 
 use clap::ValueEnum;
@@ -356,11 +357,9 @@ pub struct Selection {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SuiteSummary {
-    pub kind: String,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     pub suite: Suite,
-    pub commit: String,
-    pub created_unix: u64,
-    pub command: String,
     pub preset: String,
     pub epochs: u64,
     pub seeds: Vec<u64>,
@@ -502,10 +501,8 @@ pub fn select(groups: &[Group]) -> Option<Selection> {
 /// The score comparison: latent vs pixel AUC of every model the other suites trained.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScoresSummary {
-    pub kind: String,
-    pub commit: String,
-    pub created_unix: u64,
-    pub command: String,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     pub datasets: Vec<ScoresRow>,
 }
 

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{self, Backend};
 use crate::data::brain_sets::{BrainSlices, CaseSummary};
 use crate::data::{self, Dataset, DatasetSpec};
-use crate::provenance::{commit, now_unix, write_json};
+use crate::provenance::{ResultsHeader, write_json};
 use crate::training::run_dir::{RunDir, RunInfo};
 
 #[derive(Debug, Args)]
@@ -56,9 +56,9 @@ pub struct EvalArgs {
 /// The results file: everything needed to trust and reproduce the numbers in it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EvalResults {
-    pub kind: String,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     pub run: String,
-    pub commit: String,
     pub trained_with_commit: String,
     pub dataset: String,
     pub data_files: Vec<(String, String)>,
@@ -71,7 +71,6 @@ pub struct EvalResults {
     pub eval_device: String,
     pub train_wall_seconds: f64,
     pub eval_wall_seconds: f64,
-    pub created_unix: u64,
     pub config: lran::train::TrainConfig,
     #[serde(flatten)]
     pub pooled: PooledTest,
@@ -350,9 +349,8 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
         })
         .transpose()?;
     let results = EvalResults {
-        kind: "lran-eval/1".into(),
+        header: ResultsHeader::now("lran-eval/1"),
         run: info.name.clone(),
-        commit: commit(),
         trained_with_commit: info.commit.clone(),
         dataset: info.dataset_label.clone(),
         data_files: info.data_files.clone(),
@@ -364,7 +362,6 @@ fn run_eval(run: &str, args: &EvalArgs, conv: backend::ConvChoice) -> Result<()>
         eval_device: selected.description.clone(),
         train_wall_seconds: progress.wall_seconds,
         eval_wall_seconds: started.elapsed().as_secs_f64(),
-        created_unix: now_unix(),
         config: info.train.clone(),
         pooled,
         calibration: selection.calibration.clone(),

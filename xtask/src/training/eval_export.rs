@@ -18,18 +18,18 @@ use crate::backend;
 use crate::data::brain_layouts::{self as brain_data, Modality};
 use crate::data::brain_sets::{self, BrainOptions, CaseSummary};
 use crate::data::{Dataset, folder, labelled};
-use crate::provenance::{command_line, commit, now_unix, sha256_hex, write_json};
+use crate::provenance::{ResultsHeader, sha256_hex, write_json};
 use crate::training::eval::{EvalArgs, ImageScores, PooledTest, named_scores};
 
 /// The results file of `eval --model`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelEvalResults {
-    pub kind: String,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     /// The model's name and folder.
     pub model: String,
     pub model_dir: String,
     /// The code that evaluated, and the code that trained the model.
-    pub commit: String,
     pub trained_with_commit: String,
     /// What the model was trained on (model.json's provenance).
     pub trained_on: String,
@@ -43,8 +43,6 @@ pub struct ModelEvalResults {
     pub data_files: Vec<(String, String)>,
     pub eval_device: String,
     pub eval_wall_seconds: f64,
-    pub created_unix: u64,
-    pub command: String,
     /// Pooled over every test image (every case's slices together).
     #[serde(flatten)]
     pub pooled: PooledTest,
@@ -301,10 +299,9 @@ pub fn run(model_dir: &Path, args: &EvalArgs, conv: backend::ConvChoice) -> Resu
     };
     let provenance = &model.card.provenance;
     let results = ModelEvalResults {
-        kind: "lran-eval-model/1".into(),
+        header: ResultsHeader::now("lran-eval-model/1"),
         model: model.card.name.clone(),
         model_dir: model_dir.display().to_string(),
-        commit: commit(),
         trained_with_commit: provenance.commit.clone(),
         trained_on: provenance.dataset.clone(),
         trained_seed: provenance.seed,
@@ -316,8 +313,6 @@ pub fn run(model_dir: &Path, args: &EvalArgs, conv: backend::ConvChoice) -> Resu
         data_files: data.files.clone(),
         eval_device: selected.description.clone(),
         eval_wall_seconds: started.elapsed().as_secs_f64(),
-        created_unix: now_unix(),
-        command: command_line(),
         pooled: PooledTest::of(&scores, anomalous)?,
         excluded_test_images: data.excluded,
         at_threshold: ThresholdOutcome {

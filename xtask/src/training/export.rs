@@ -94,7 +94,7 @@ pub fn run(args: ExportArgs) -> Result<()> {
                 .unwrap_or(&results_path)
                 .display()
                 .to_string(),
-            "commit": r.commit,
+            "commit": r.header.commit,
             "dataset": r.dataset,
             "test_images": r.pooled.test_images,
             "test_anomalous": r.pooled.test_anomalous,

@@ -18,7 +18,7 @@ use lran::upload::{Upload, is_volume_name, read_upload};
 use serde::Serialize;
 
 use crate::backend::{self, Backend};
-use crate::provenance::{command_line, commit, now_unix, write_json};
+use crate::provenance::{ResultsHeader, write_json};
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
@@ -99,10 +99,8 @@ pub struct FileOutcome {
 /// `--out FILE.json`: every row, and where the numbers came from.
 #[derive(Debug, Serialize)]
 pub struct ScoreResults {
-    pub kind: &'static str,
-    pub commit: String,
-    pub command: String,
-    pub created_unix: u64,
+    #[serde(flatten)]
+    pub header: ResultsHeader,
     pub device: String,
     pub model: ModelFacts,
     pub files: Vec<FileOutcome>,
@@ -484,10 +482,7 @@ pub fn run(args: ScoreArgs, conv: backend::ConvChoice) -> Result<()> {
             _ => write_json(
                 path,
                 &ScoreResults {
-                    kind: "lran-scores/1",
-                    commit: commit(),
-                    command: command_line(),
-                    created_unix: now_unix(),
+                    header: ResultsHeader::now("lran-scores/1"),
                     device: selected.description.clone(),
                     model: ModelFacts {
                         name: model.card.name.clone(),

@@ -48,8 +48,8 @@ pub(super) fn bench_section(out: &mut String, name: &str, file: &SideBySide) {
         "`{}` on one machine, one side right after the other (`{name}`, commit `{}`, burn {}, \
          PyTorch {}, {} CPU threads each, {} timed runs of {} steps per figure after {} warm-up, \
          median): images per second and lran ÷ PyTorch (above 1, lran is the faster).\n\n",
-        file.command,
-        file.commit,
+        file.header.command,
+        file.header.commit,
         file.lran.burn_version,
         file.torch_version,
         file.cpu_threads,

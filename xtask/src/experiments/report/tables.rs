@@ -25,7 +25,7 @@ pub(super) fn provenance(summary: &SuiteSummary) -> String {
     };
     let mut text = format!(
         "Ours: commit `{}`, `{}` network, {} epochs{limit}{options}{classes}, seeds {:?}, trained on {devices}; {} models, from `results/{}/summary.json`.",
-        summary.commit,
+        summary.header.commit,
         summary.preset,
         summary.epochs,
         summary.seeds,
@@ -162,7 +162,7 @@ pub(super) fn scores_table(out: &mut String, scores: &ScoresSummary, paper: &Pap
     out.push_str("### Latent vs pixel score (AUC over all models of each suite)\n\n");
     out.push_str(&format!(
         "Ours: commit `{}`, from `results/scores/summary.json` (the same trained models, scored both ways).\n\n",
-        scores.commit
+        scores.header.commit
     ));
     let tables: Vec<&PaperTable> = ["scores", "brain"]
         .into_iter()
