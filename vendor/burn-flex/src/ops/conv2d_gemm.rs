@@ -205,7 +205,10 @@ fn im2col<T: GemmElement>(x: &[T], g: &Geometry, cols: &mut [T], row_stride: usi
                 if y0 > 0 || y1 < g.ho || x0 > 0 || x1 < g.wo {
                     out.fill(T::ZERO);
                 }
-                for oy in y0..y1 {
+                // An offset that reads no column at all leaves the row zero (and its first
+                // input index would lie outside the image).
+                let rows = if x0 < x1 { y0..y1 } else { 0..0 };
+                for oy in rows {
                     let iy = oy * g.stride[0] + ki * g.dilation[0] - g.pad[0];
                     let src = &plane[iy * g.w..(iy + 1) * g.w];
                     let dst = &mut out[oy * g.wo..(oy + 1) * g.wo];
@@ -213,8 +216,9 @@ fn im2col<T: GemmElement>(x: &[T], g: &Geometry, cols: &mut [T], row_stride: usi
                     if g.stride[1] == 1 {
                         dst[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
                     } else {
-                        for (i, ox) in (x0..x1).enumerate() {
-                            dst[ox] = src[ix0 + i * g.stride[1]];
+                        let taps = src[ix0..].iter().step_by(g.stride[1]);
+                        for (d, &v) in dst[x0..x1].iter_mut().zip(taps) {
+                            *d = v;
                         }
                     }
                 }
@@ -235,13 +239,15 @@ fn col2im<T: GemmElement>(cols: &[T], g: &Geometry, dx: &mut [T], row_stride: us
             for kj in 0..g.kw {
                 let (x0, x1) = valid_range(g.wo, g.w, kj, g.stride[1], g.pad[1], g.dilation[1]);
                 let src_row = &cols[row * row_stride..];
-                for oy in y0..y1 {
+                let rows = if x0 < x1 { y0..y1 } else { 0..0 };
+                for oy in rows {
                     let iy = oy * g.stride[0] + ki * g.dilation[0] - g.pad[0];
                     let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
                     let src = &src_row[oy * g.wo..(oy + 1) * g.wo];
                     let ix0 = x0 * g.stride[1] + kj * g.dilation[1] - g.pad[1];
-                    for (i, ox) in (x0..x1).enumerate() {
-                        dst[ix0 + i * g.stride[1]] += src[ox];
+                    let taps = dst[ix0..].iter_mut().step_by(g.stride[1]);
+                    for (d, &v) in taps.zip(&src[x0..x1]) {
+                        *d += v;
                     }
                 }
                 row += 1;
@@ -268,11 +274,11 @@ fn for_each_chunk<T: GemmElement>(
         use rayon::prelude::*;
         (0..chunks)
             .into_par_iter()
-            .for_each_init(|| vec![T::ZERO; scratch_len], |scratch, i| run(i, scratch));
+            .for_each_init(|| unwritten::<T>(scratch_len), |scratch, i| run(i, scratch));
     }
     #[cfg(not(feature = "rayon"))]
     {
-        let mut scratch = vec![T::ZERO; scratch_len];
+        let mut scratch = unwritten::<T>(scratch_len);
         for i in 0..chunks {
             run(i, &mut scratch);
         }
@@ -282,6 +288,19 @@ fn for_each_chunk<T: GemmElement>(
 /// Whether chunks leave threads idle, so each GEMM should split itself instead.
 fn gemm_in_parallel(g: &Geometry) -> bool {
     g.n.div_ceil(g.chunk()) < threads()
+}
+
+/// A buffer of `len` elements that the caller writes in full before reading (as flex's
+/// `mask::uninit_vec`): the outputs and scratch matrices here, which im2col and gemm overwrite
+/// entirely, need no zeroing pass.
+fn unwritten<T: Copy>(len: usize) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    #[allow(clippy::uninit_vec)]
+    // SAFETY: T is Pod (plain numbers); every element is written before it is read.
+    unsafe {
+        v.set_len(len);
+    }
+    v
 }
 
 #[derive(Clone, Copy)]
@@ -301,7 +320,8 @@ pub(crate) fn forward<T: GemmElement>(x: &[T], w: &[T], g: &Geometry) -> Vec<T> 
     let k_all = k * g.groups;
     let chunk = g.chunk();
     let parallel = gemm_in_parallel(g);
-    let mut y = vec![T::ZERO; g.n * g.cout * p];
+    // Every sample of y is written whole by its chunk.
+    let mut y = unwritten::<T>(g.n * g.cout * p);
     let y_ptr = SendPtr(y.as_mut_ptr());
     // Scratch: the chunk's im2col matrix, then (several samples) its GEMM result.
     let scratch = k_all * chunk * p + if chunk > 1 { g.cout * chunk * p } else { 0 };
@@ -464,7 +484,7 @@ pub(crate) fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Ve
         (0..chunks)
             .into_par_iter()
             .fold(
-                || (vec![T::ZERO; dw_len], vec![T::ZERO; scratch]),
+                || (vec![T::ZERO; dw_len], unwritten::<T>(scratch)),
                 |(mut acc, mut buf), i| {
                     add_chunk(i, &mut acc, &mut buf);
                     (acc, buf)
@@ -484,7 +504,7 @@ pub(crate) fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Ve
     #[cfg(not(feature = "rayon"))]
     {
         let mut acc = vec![T::ZERO; dw_len];
-        let mut buf = vec![T::ZERO; scratch];
+        let mut buf = unwritten::<T>(scratch);
         for i in 0..chunks {
             add_chunk(i, &mut acc, &mut buf);
         }
