@@ -544,4 +544,43 @@ fn the_page_scores_uploads_like_the_native_scorer() {
             );
         }
     }
+    if let Some(path) = std::env::var_os("LRAN_BROWSER_TIMINGS") {
+        write_timings(Path::new(&path), &site, &shown);
+    }
+}
+
+/// `LRAN_BROWSER_TIMINGS=FILE`: what this run measured in the browser (the real TCGA-DU-7294
+/// volume scored on each path, the warm per-image times), with the build it measured
+/// (`www/pkg/build.json`: commit, profiles, module sizes). The builds are `dist --quick`'s, so the
+/// times are those of the test's build, not of the shipped, link-time optimised one.
+fn write_timings(path: &Path, site: &Path, shown: &serde_json::Value) {
+    let build: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(site.join("www/pkg/build.json")).unwrap())
+            .unwrap();
+    let per_backend = |backend: &str| {
+        let volume = &shown["volumes"][backend];
+        serde_json::json!({
+            "volume_backend": volume["backend"],
+            "volume_slices": volume["slices"],
+            "volume_ms": volume["ms"],
+            "warm_ms_per_image": shown["pages"][backend]["warm_ms"],
+        })
+    };
+    let timings = serde_json::json!({
+        "kind": "lran-browser-timings/1",
+        "created_unix": std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        "command": "LRAN_REQUIRE_BROWSER=1 LRAN_BROWSER_TIMINGS=<file> cargo test --workspace --test browser",
+        "volume": "TCGA-DU-7294 T1 (../shared/data), the brain-t1 model",
+        "build": build,
+        "webgpu": per_backend("webgpu"),
+        "cpu": per_backend("cpu"),
+    });
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(path, serde_json::to_string_pretty(&timings).unwrap() + "\n").unwrap();
+    eprintln!("wrote {}", path.display());
 }
