@@ -32,8 +32,11 @@ impl Case {
         };
         [size(0, self.h), size(1, self.w)]
     }
+    fn weight_shape(&self) -> [usize; 4] {
+        [self.cout, self.cin / self.groups, self.k[0], self.k[1]]
+    }
     fn weight_len(&self) -> usize {
-        self.cout * self.cin / self.groups * self.k[0] * self.k[1]
+        self.weight_shape().iter().product()
     }
 }
 
@@ -44,17 +47,17 @@ fn pattern(len: usize, seed: usize) -> Vec<f64> {
         .collect()
 }
 
-/// `y = conv(x, w)` by its definition: `[n, cout, ho, wo]`.
-fn conv_by_definition(c: &Case, x: &[f64], w: &[f64]) -> Vec<f64> {
+/// Every multiply-add of the convolution's definition, as (output, input, weight) indices into
+/// the flat NCHW buffers: `y[o] += x[i] * w[k]` summed over these is the convolution.
+fn for_each_tap(c: &Case, mut tap: impl FnMut(usize, usize, usize)) {
     let [ho, wo] = c.out();
     let (cin_g, cout_g) = (c.cin / c.groups, c.cout / c.groups);
-    let mut y = vec![0.0; c.n * c.cout * ho * wo];
     for n in 0..c.n {
         for co in 0..c.cout {
             let group = co / cout_g;
             for oy in 0..ho {
                 for ox in 0..wo {
-                    let mut sum = 0.0;
+                    let o = ((n * c.cout + co) * ho + oy) * wo + ox;
                     for ci in 0..cin_g {
                         for ki in 0..c.k[0] {
                             for kj in 0..c.k[1] {
@@ -65,57 +68,37 @@ fn conv_by_definition(c: &Case, x: &[f64], w: &[f64]) -> Vec<f64> {
                                 if iy < 0 || ix < 0 || iy >= c.h as isize || ix >= c.w as isize {
                                     continue;
                                 }
-                                let channel = group * cin_g + ci;
-                                sum += x[((n * c.cin + channel) * c.h + iy as usize) * c.w
-                                    + ix as usize]
-                                    * w[((co * cin_g + ci) * c.k[0] + ki) * c.k[1] + kj];
+                                let i = ((n * c.cin + group * cin_g + ci) * c.h + iy as usize)
+                                    * c.w
+                                    + ix as usize;
+                                let k = ((co * cin_g + ci) * c.k[0] + ki) * c.k[1] + kj;
+                                tap(o, i, k);
                             }
                         }
                     }
-                    y[((n * c.cout + co) * ho + oy) * wo + ox] = sum;
                 }
             }
         }
     }
+}
+
+/// `y = conv(x, w)` by its definition: `[n, cout, ho, wo]`.
+fn conv_by_definition(c: &Case, x: &[f64], w: &[f64]) -> Vec<f64> {
+    let [ho, wo] = c.out();
+    let mut y = vec![0.0; c.n * c.cout * ho * wo];
+    for_each_tap(c, |o, i, k| y[o] += x[i] * w[k]);
     y
 }
 
 /// ∂⟨conv(x, w), r⟩/∂x and /∂w by the definition: the convolution is bilinear, so each
 /// partial derivative is the sum of the products it multiplies.
 fn gradients_by_definition(c: &Case, x: &[f64], w: &[f64], r: &[f64]) -> (Vec<f64>, Vec<f64>) {
-    let [ho, wo] = c.out();
-    let (cin_g, cout_g) = (c.cin / c.groups, c.cout / c.groups);
     let mut dx = vec![0.0; x.len()];
     let mut dw = vec![0.0; w.len()];
-    for n in 0..c.n {
-        for co in 0..c.cout {
-            let group = co / cout_g;
-            for oy in 0..ho {
-                for ox in 0..wo {
-                    let g = r[((n * c.cout + co) * ho + oy) * wo + ox];
-                    for ci in 0..cin_g {
-                        for ki in 0..c.k[0] {
-                            for kj in 0..c.k[1] {
-                                let iy = (oy * c.stride[0] + ki * c.dilation[0]) as isize
-                                    - c.pad[0].0 as isize;
-                                let ix = (ox * c.stride[1] + kj * c.dilation[1]) as isize
-                                    - c.pad[1].0 as isize;
-                                if iy < 0 || ix < 0 || iy >= c.h as isize || ix >= c.w as isize {
-                                    continue;
-                                }
-                                let xi = ((n * c.cin + group * cin_g + ci) * c.h + iy as usize)
-                                    * c.w
-                                    + ix as usize;
-                                let wi = ((co * cin_g + ci) * c.k[0] + ki) * c.k[1] + kj;
-                                dx[xi] += g * w[wi];
-                                dw[wi] += g * x[xi];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    for_each_tap(c, |o, i, k| {
+        dx[i] += r[o] * w[k];
+        dw[k] += r[o] * x[i];
+    });
     (dx, dw)
 }
 
@@ -148,6 +131,13 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], tolerance: f64) {
         worst <= tolerance * scale,
         "{what}: largest difference {worst} (values up to {scale})"
     );
+}
+
+/// A pass's value and both gradients, each against its definition.
+fn assert_passes(what: &str, passes: [(&str, Tensor<4>, Vec<f64>); 3], tolerance: f64) {
+    for (pass, got, want) in passes {
+        assert_close(&format!("{pass} {what}"), &values(got), &want, tolerance);
+    }
 }
 
 /// The cases: the networks' own layers (stride 2, padding 1, 4×4; the 4×4 heads), and the
@@ -188,35 +178,19 @@ fn conv2d_and_its_gradients_match_the_definition() {
             let w = pattern(c.weight_len(), 2);
             let r = pattern(c.n * c.cout * ho * wo, 3);
             let xt = tensor(&x, [c.n, c.cin, c.h, c.w], dtype, &device).require_grad();
-            let wt = tensor(
-                &w,
-                [c.cout, c.cin / c.groups, c.k[0], c.k[1]],
-                dtype,
-                &device,
-            )
-            .require_grad();
+            let wt = tensor(&w, c.weight_shape(), dtype, &device).require_grad();
             let options = ConvOptions::new_with_padding(c.stride, c.pad, c.dilation, c.groups);
             let y = conv2d(xt.clone(), wt.clone(), None, options);
             let rt = tensor(&r, [c.n, c.cout, ho, wo], dtype, &device);
             let grads = (y.clone() * rt).sum().backward();
-            let what = format!("{dtype:?} {c:?}");
-            assert_close(
-                &format!("y {what}"),
-                &values(y),
-                &conv_by_definition(&c, &x, &w),
-                tolerance,
-            );
             let (dx, dw) = gradients_by_definition(&c, &x, &w, &r);
-            assert_close(
-                &format!("dx {what}"),
-                &values(xt.grad(&grads).unwrap()),
-                &dx,
-                tolerance,
-            );
-            assert_close(
-                &format!("dw {what}"),
-                &values(wt.grad(&grads).unwrap()),
-                &dw,
+            assert_passes(
+                &format!("{dtype:?} {c:?}"),
+                [
+                    ("y", y, conv_by_definition(&c, &x, &w)),
+                    ("dx", xt.grad(&grads).unwrap(), dx),
+                    ("dw", wt.grad(&grads).unwrap(), dw),
+                ],
                 tolerance,
             );
         }
@@ -246,13 +220,7 @@ fn conv_transpose2d_and_its_gradients_match_the_definition() {
             let w = pattern(c.weight_len(), 5);
             let r = pattern(c.n * c.cin * c.h * c.w, 6);
             let zt = tensor(&z, [c.n, c.cout, ho, wo], dtype, &device).require_grad();
-            let wt = tensor(
-                &w,
-                [c.cout, c.cin / c.groups, c.k[0], c.k[1]],
-                dtype,
-                &device,
-            )
-            .require_grad();
+            let wt = tensor(&w, c.weight_shape(), dtype, &device).require_grad();
             let options = ConvTransposeOptions::new(
                 c.stride,
                 [c.pad[0].0, c.pad[1].0],
@@ -263,22 +231,19 @@ fn conv_transpose2d_and_its_gradients_match_the_definition() {
             let y = conv_transpose2d(zt.clone(), wt.clone(), None, options);
             let rt = tensor(&r, [c.n, c.cin, c.h, c.w], dtype, &device);
             let grads = (y.clone() * rt).sum().backward();
-            let what = format!("{dtype:?} {c:?}");
-            // y = ∂⟨conv(x, w), z⟩/∂x; ∂⟨y, r⟩/∂z = conv(r, w); ∂⟨y, r⟩/∂w = ∂⟨conv(r, w), z⟩/∂w.
-            let (y_want, _) = gradients_by_definition(&c, &r, &w, &z);
-            assert_close(&format!("y {what}"), &values(y), &y_want, tolerance);
-            let dz = conv_by_definition(&c, &r, &w);
-            let (_, dw) = gradients_by_definition(&c, &r, &w, &z);
-            assert_close(
-                &format!("dz {what}"),
-                &values(zt.grad(&grads).unwrap()),
-                &dz,
-                tolerance,
-            );
-            assert_close(
-                &format!("dw {what}"),
-                &values(wt.grad(&grads).unwrap()),
-                &dw,
+            // y = ∂⟨conv(r, w), z⟩/∂r; ∂⟨y, r⟩/∂z = conv(r, w); ∂⟨y, r⟩/∂w = ∂⟨conv(r, w), z⟩/∂w.
+            let (y_want, dw) = gradients_by_definition(&c, &r, &w, &z);
+            assert_passes(
+                &format!("{dtype:?} {c:?}"),
+                [
+                    ("y", y, y_want),
+                    (
+                        "dz",
+                        zt.grad(&grads).unwrap(),
+                        conv_by_definition(&c, &r, &w),
+                    ),
+                    ("dw", wt.grad(&grads).unwrap(), dw),
+                ],
                 tolerance,
             );
         }
