@@ -56,7 +56,7 @@ pub struct GateArgs {
 #[derive(Serialize)]
 struct GateResults {
     #[serde(flatten)]
-    pub header: ResultsHeader,
+    header: ResultsHeader,
     burn_version: String,
     wgpu_build: String,
     reference_device: String,

@@ -2,12 +2,12 @@
 //! (and `results/scores/summary.json`) and `cargo xtask report` reads, with the suite and
 //! variant names both use and the figures derived from eval's results files.
 
-use crate::provenance::ResultsHeader;
 use std::collections::BTreeMap;
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
+use crate::provenance::ResultsHeader;
 use crate::training::eval::EvalResults;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]

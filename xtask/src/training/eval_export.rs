@@ -29,7 +29,7 @@ pub struct ModelEvalResults {
     /// The model's name and folder.
     pub model: String,
     pub model_dir: String,
-    /// The code that evaluated, and the code that trained the model.
+    /// The code that trained the model (the header's commit is the code that evaluated it).
     pub trained_with_commit: String,
     /// What the model was trained on (model.json's provenance).
     pub trained_on: String,

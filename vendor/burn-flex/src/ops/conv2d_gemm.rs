@@ -27,6 +27,8 @@ use burn_std::{Bytes, Shape};
 use bytemuck::Pod;
 
 use crate::{FlexTensor, Layout};
+// Outputs and scratch matrices that im2col and gemm overwrite entirely need no zeroing pass.
+use super::mask::uninit_vec;
 
 /// Columns a chunk's GEMM aims for: below this, samples are grouped into one GEMM.
 const TARGET_COLUMNS: usize = 512;
@@ -272,13 +274,14 @@ fn for_each_chunk<T: GemmElement>(
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        (0..chunks)
-            .into_par_iter()
-            .for_each_init(|| unwritten::<T>(scratch_len), |scratch, i| run(i, scratch));
+        (0..chunks).into_par_iter().for_each_init(
+            || uninit_vec::<T>(scratch_len),
+            |scratch, i| run(i, scratch),
+        );
     }
     #[cfg(not(feature = "rayon"))]
     {
-        let mut scratch = unwritten::<T>(scratch_len);
+        let mut scratch = uninit_vec::<T>(scratch_len);
         for i in 0..chunks {
             run(i, &mut scratch);
         }
@@ -288,19 +291,6 @@ fn for_each_chunk<T: GemmElement>(
 /// Whether chunks leave threads idle, so each GEMM should split itself instead.
 fn gemm_in_parallel(g: &Geometry) -> bool {
     g.n.div_ceil(g.chunk()) < threads()
-}
-
-/// A buffer of `len` elements that the caller writes in full before reading (as flex's
-/// `mask::uninit_vec`): the outputs and scratch matrices here, which im2col and gemm overwrite
-/// entirely, need no zeroing pass.
-fn unwritten<T: Copy>(len: usize) -> Vec<T> {
-    let mut v = Vec::with_capacity(len);
-    #[allow(clippy::uninit_vec)]
-    // SAFETY: T is Pod (plain numbers); every element is written before it is read.
-    unsafe {
-        v.set_len(len);
-    }
-    v
 }
 
 #[derive(Clone, Copy)]
@@ -321,7 +311,7 @@ pub(crate) fn forward<T: GemmElement>(x: &[T], w: &[T], g: &Geometry) -> Vec<T> 
     let chunk = g.chunk();
     let parallel = gemm_in_parallel(g);
     // Every sample of y is written whole by its chunk.
-    let mut y = unwritten::<T>(g.n * g.cout * p);
+    let mut y = uninit_vec::<T>(g.n * g.cout * p);
     let y_ptr = SendPtr(y.as_mut_ptr());
     // Scratch: the chunk's im2col matrix, then (several samples) its GEMM result.
     let scratch = k_all * chunk * p + if chunk > 1 { g.cout * chunk * p } else { 0 };
@@ -371,6 +361,29 @@ pub(crate) fn forward<T: GemmElement>(x: &[T], w: &[T], g: &Geometry) -> Vec<T> 
     y
 }
 
+/// The chunk's samples of `dy` (`[n, cout, p]`) as one `[cout, samples · p]` matrix, and its
+/// row stride: a view of `dy` for one sample, else gathered into `buf`.
+fn chunk_rows<'a, T: GemmElement>(
+    dy: &'a [T],
+    g: &Geometry,
+    first: usize,
+    samples: usize,
+    buf: &'a mut [T],
+) -> (&'a [T], usize) {
+    let p = g.p();
+    if samples == 1 {
+        return (&dy[first * g.cout * p..(first + 1) * g.cout * p], p);
+    }
+    let cols_len = samples * p;
+    for s in 0..samples {
+        for c in 0..g.cout {
+            let src = &dy[((first + s) * g.cout + c) * p..((first + s) * g.cout + c + 1) * p];
+            buf[c * cols_len + s * p..c * cols_len + (s + 1) * p].copy_from_slice(src);
+        }
+    }
+    (&buf[..g.cout * cols_len], cols_len)
+}
+
 /// `dx` of `y = conv2d(x, w)` from `dy` (`[n, cout, ho, wo]`); returns `[n, cin, h, w]`.
 pub(crate) fn input_grad<T: GemmElement>(dy: &[T], w: &[T], g: &Geometry) -> Vec<T> {
     let (k, p, cout_g) = (g.k_group(), g.p(), g.cout_group());
@@ -384,19 +397,7 @@ pub(crate) fn input_grad<T: GemmElement>(dy: &[T], w: &[T], g: &Geometry) -> Vec
     for_each_chunk::<T>(g, scratch, |first, samples, buf| {
         let cols_len = samples * p;
         let (cols, gathered) = buf.split_at_mut(k_all * chunk * p);
-        // dy of the chunk as one [cout, samples · p] matrix.
-        let (dy_view, dy_rs): (&[T], usize) = if samples == 1 {
-            (&dy[first * g.cout * p..(first + 1) * g.cout * p], p)
-        } else {
-            for s in 0..samples {
-                for c in 0..g.cout {
-                    let src =
-                        &dy[((first + s) * g.cout + c) * p..((first + s) * g.cout + c + 1) * p];
-                    gathered[c * cols_len + s * p..c * cols_len + (s + 1) * p].copy_from_slice(src);
-                }
-            }
-            (&gathered[..g.cout * cols_len], cols_len)
-        };
+        let (dy_view, dy_rs) = chunk_rows(dy, g, first, samples, gathered);
         for group in 0..g.groups {
             let lhs = View {
                 ptr: w[group * cout_g * k..].as_ptr(),
@@ -450,18 +451,7 @@ pub(crate) fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Ve
                 cols_len,
             );
         }
-        let (dy_view, dy_rs): (&[T], usize) = if samples == 1 {
-            (&dy[first * g.cout * p..(first + 1) * g.cout * p], p)
-        } else {
-            for s in 0..samples {
-                for c in 0..g.cout {
-                    let src =
-                        &dy[((first + s) * g.cout + c) * p..((first + s) * g.cout + c + 1) * p];
-                    gathered[c * cols_len + s * p..c * cols_len + (s + 1) * p].copy_from_slice(src);
-                }
-            }
-            (&gathered[..g.cout * cols_len], cols_len)
-        };
+        let (dy_view, dy_rs) = chunk_rows(dy, g, first, samples, gathered);
         for group in 0..g.groups {
             let lhs = View {
                 ptr: dy_view[group * cout_g * dy_rs..].as_ptr(),
@@ -484,7 +474,7 @@ pub(crate) fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Ve
         (0..chunks)
             .into_par_iter()
             .fold(
-                || (vec![T::ZERO; dw_len], unwritten::<T>(scratch)),
+                || (vec![T::ZERO; dw_len], uninit_vec::<T>(scratch)),
                 |(mut acc, mut buf), i| {
                     add_chunk(i, &mut acc, &mut buf);
                     (acc, buf)
@@ -504,21 +494,11 @@ pub(crate) fn weight_grad<T: GemmElement>(x: &[T], dy: &[T], g: &Geometry) -> Ve
     #[cfg(not(feature = "rayon"))]
     {
         let mut acc = vec![T::ZERO; dw_len];
-        let mut buf = unwritten::<T>(scratch);
+        let mut buf = uninit_vec::<T>(scratch);
         for i in 0..chunks {
             add_chunk(i, &mut acc, &mut buf);
         }
         acc
-    }
-}
-
-/// Adds `bias[c]` to every position of channel c of `y` (`[n, c, p]`).
-pub(crate) fn add_bias<T: GemmElement>(y: &mut [T], bias: &[T], channels: usize, p: usize) {
-    for (i, plane) in y.chunks_mut(p).enumerate() {
-        let b = bias[i % channels];
-        for v in plane {
-            *v += b;
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
+use crate::ops::conv_common::add_bias;
 use crate::ops::{conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
@@ -9,7 +10,11 @@ use burn_backend::{
     ops::{
         AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
         DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
-        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, conv::pad_asymmetric_conv_input,
+        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps,
+        conv::{
+            calculate_conv_output_size_asymmetric, calculate_conv_transpose_output_size,
+            pad_asymmetric_conv_input,
+        },
     },
     tensor::{BoolTensor, FloatTensor, IntTensor},
 };
@@ -42,10 +47,10 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
     FlexTensor::new(bytes, Layout::contiguous(shape), E::dtype())
 }
 
-/// The 2-D convolution passes of [`conv2d_gemm`] for a tensor of `dtype`: f32, f64 and f16
-/// natively, bf16 through f32 (as flex's other bf16 convolutions).
+/// The 2-D convolution passes of [`conv2d_gemm`] in the element type `$dtype` (from
+/// [`in_gemm_type`]), as `$T`.
 macro_rules! gemm_conv_by_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
+    ($op:literal, $dtype:expr, $T:ident => $body:expr) => {
         match $dtype {
             DType::F32 => {
                 type $T = f32;
@@ -59,9 +64,28 @@ macro_rules! gemm_conv_by_dtype {
                 type $T = burn_std::f16;
                 $body
             }
-            dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
+            dtype => panic!("{}: unsupported dtype {:?}", $op, dtype),
         }
     };
+}
+
+/// A tensor in the type its convolution's GEMMs compute in, contiguous: f32, f64 and f16 as they
+/// are, bf16 as f32 (as flex's other bf16 convolutions).
+fn in_gemm_type(t: FlexTensor) -> FlexTensor {
+    if t.dtype() == DType::BF16 {
+        cast_to_f32(t, burn_std::bf16::to_f32)
+    } else {
+        t.to_contiguous()
+    }
+}
+
+/// A result back in its pass's type `dtype` (the inverse of [`in_gemm_type`]).
+fn from_gemm_type(t: FlexTensor, dtype: DType) -> FlexTensor {
+    if dtype == DType::BF16 {
+        cast_from_f32(t, burn_std::bf16::from_f32)
+    } else {
+        t
+    }
 }
 
 fn dims4(t: &FlexTensor) -> [usize; 4] {
@@ -119,66 +143,33 @@ fn transposed_geometry(
     }
 }
 
-fn conv_out_size(
-    input: usize,
-    k: usize,
-    stride: usize,
-    pad: (usize, usize),
-    dilation: usize,
-) -> usize {
-    (input + pad.0 + pad.1 - dilation * (k - 1) - 1) / stride + 1
-}
-
-fn conv_transpose_out_size(
-    input: usize,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    pad_out: usize,
-    dilation: usize,
-) -> usize {
-    (input - 1) * stride + dilation * (k - 1) + pad_out + 1 - 2 * pad
-}
-
-/// bf16 tensors go through f32.
-fn bf16_to_f32(t: FlexTensor) -> FlexTensor {
-    cast_to_f32(t, burn_std::bf16::to_f32)
-}
-
 fn conv2d_gemm_forward(
     x: FlexTensor,
     weight: FlexTensor,
     bias: Option<FlexTensor>,
     options: &ConvOptions<2>,
 ) -> FlexTensor {
-    let x = x.to_contiguous();
-    let weight = weight.to_contiguous();
+    let dtype = x.dtype();
+    let (x, weight) = (in_gemm_type(x), in_gemm_type(weight));
     let (xd, wd) = (dims4(&x), dims4(&weight));
-    let out = [
-        conv_out_size(
-            xd[2],
-            wd[2],
-            options.stride[0],
-            options.padding[0],
-            options.dilation[0],
-        ),
-        conv_out_size(
-            xd[3],
-            wd[3],
-            options.stride[1],
-            options.padding[1],
-            options.dilation[1],
-        ),
-    ];
+    let out = [0, 1].map(|i| {
+        calculate_conv_output_size_asymmetric(
+            wd[2 + i],
+            options.stride[i],
+            options.padding[i],
+            options.dilation[i],
+            xd[2 + i],
+        )
+    });
     let g = conv_geometry(xd, wd, out, options);
-    gemm_conv_by_dtype!(x.dtype(), T => {
+    let y = gemm_conv_by_dtype!("conv2d", x.dtype(), T => {
         let mut y = conv2d_gemm::forward::<T>(x.storage(), weight.storage(), &g);
-        if let Some(bias) = bias {
-            let bias = bias.to_contiguous();
-            conv2d_gemm::add_bias::<T>(&mut y, bias.storage(), g.cout, out[0] * out[1]);
+        if let Some(bias) = bias.map(in_gemm_type) {
+            add_bias(&mut y, bias.storage::<T>(), g.n, g.cout, out[0] * out[1]);
         }
         conv2d_gemm::tensor(y, [g.n, g.cout, out[0], out[1]])
-    })
+    });
+    from_gemm_type(y, dtype)
 }
 
 fn conv_transpose2d_gemm_forward(
@@ -187,36 +178,28 @@ fn conv_transpose2d_gemm_forward(
     bias: Option<FlexTensor>,
     options: &ConvTransposeOptions<2>,
 ) -> FlexTensor {
-    let x = x.to_contiguous();
-    let weight = weight.to_contiguous();
+    let dtype = x.dtype();
+    let (x, weight) = (in_gemm_type(x), in_gemm_type(weight));
     let (xd, wd) = (dims4(&x), dims4(&weight));
-    let out = [
-        conv_transpose_out_size(
-            xd[2],
-            wd[2],
-            options.stride[0],
-            options.padding[0],
-            options.padding_out[0],
-            options.dilation[0],
-        ),
-        conv_transpose_out_size(
-            xd[3],
-            wd[3],
-            options.stride[1],
-            options.padding[1],
-            options.padding_out[1],
-            options.dilation[1],
-        ),
-    ];
+    let out = [0, 1].map(|i| {
+        calculate_conv_transpose_output_size(
+            wd[2 + i],
+            options.stride[i],
+            options.padding[i],
+            options.padding_out[i],
+            options.dilation[i],
+            xd[2 + i],
+        )
+    });
     let g = transposed_geometry(xd, wd, out, options);
-    gemm_conv_by_dtype!(x.dtype(), T => {
+    let y = gemm_conv_by_dtype!("conv_transpose2d", x.dtype(), T => {
         let mut y = conv2d_gemm::input_grad::<T>(x.storage(), weight.storage(), &g);
-        if let Some(bias) = bias {
-            let bias = bias.to_contiguous();
-            conv2d_gemm::add_bias::<T>(&mut y, bias.storage(), g.cin, out[0] * out[1]);
+        if let Some(bias) = bias.map(in_gemm_type) {
+            add_bias(&mut y, bias.storage::<T>(), g.n, g.cin, out[0] * out[1]);
         }
         conv2d_gemm::tensor(y, [g.n, g.cin, out[0], out[1]])
-    })
+    });
+    from_gemm_type(y, dtype)
 }
 
 impl ModuleOps<Flex> for Flex {
@@ -243,26 +226,7 @@ impl ModuleOps<Flex> for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
         // Every float type through the GEMM formulation (patch: see conv2d_gemm).
-        if x.dtype() == DType::BF16 {
-            let y = conv2d_gemm_forward(
-                bf16_to_f32(x),
-                bf16_to_f32(weight),
-                bias.map(bf16_to_f32),
-                &options,
-            );
-            return cast_from_f32(y, burn_std::bf16::from_f32);
-        }
-        if matches!(x.dtype(), DType::F32 | DType::F64 | DType::F16) {
-            return conv2d_gemm_forward(x, weight, bias, &options);
-        }
-        let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
-        match x.dtype() {
-            DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
-            DType::F64 => conv::conv2d_f64(x, weight, bias, &options),
-            DType::F16 => conv::conv2d_f16(x, weight, bias, &options),
-            DType::BF16 => conv::conv2d_bf16(x, weight, bias, &options),
-            dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
-        }
+        conv2d_gemm_forward(x, weight, bias, &options)
     }
 
     fn deform_conv2d(
@@ -441,22 +405,15 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        let bf16 = x.dtype() == DType::BF16;
-        let (weight, output_grad) = if bf16 {
-            (bf16_to_f32(weight), bf16_to_f32(output_grad))
-        } else {
-            (weight.to_contiguous(), output_grad.to_contiguous())
-        };
+        let dtype = output_grad.dtype();
+        let (weight, output_grad) = (in_gemm_type(weight), in_gemm_type(output_grad));
         let gd = dims4(&output_grad);
         let g = conv_geometry(dims4(&x), dims4(&weight), [gd[2], gd[3]], &options);
-        let dx = gemm_conv_by_dtype!(weight.dtype(), T => {
-            conv2d_gemm::tensor(conv2d_gemm::input_grad::<T>(output_grad.storage(), weight.storage(), &g), [g.n, g.cin, g.h, g.w])
+        let dx = gemm_conv_by_dtype!("conv2d_x_backward", weight.dtype(), T => {
+            let dx = conv2d_gemm::input_grad::<T>(output_grad.storage(), weight.storage(), &g);
+            conv2d_gemm::tensor(dx, [g.n, g.cin, g.h, g.w])
         });
-        if bf16 {
-            cast_from_f32(dx, burn_std::bf16::from_f32)
-        } else {
-            dx
-        }
+        from_gemm_type(dx, dtype)
     }
 
     fn conv2d_weight_backward(
@@ -465,23 +422,15 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        let bf16 = x.dtype() == DType::BF16;
-        let (x, output_grad) = if bf16 {
-            (bf16_to_f32(x), bf16_to_f32(output_grad))
-        } else {
-            (x.to_contiguous(), output_grad.to_contiguous())
-        };
-        let wd = dims4(&weight);
-        let gd = dims4(&output_grad);
+        let dtype = x.dtype();
+        let (x, output_grad) = (in_gemm_type(x), in_gemm_type(output_grad));
+        let (wd, gd) = (dims4(&weight), dims4(&output_grad));
         let g = conv_geometry(dims4(&x), wd, [gd[2], gd[3]], &options);
-        let dw = gemm_conv_by_dtype!(x.dtype(), T => {
-            conv2d_gemm::tensor(conv2d_gemm::weight_grad::<T>(x.storage(), output_grad.storage(), &g), wd)
+        let dw = gemm_conv_by_dtype!("conv2d_weight_backward", x.dtype(), T => {
+            let dw = conv2d_gemm::weight_grad::<T>(x.storage(), output_grad.storage(), &g);
+            conv2d_gemm::tensor(dw, wd)
         });
-        if bf16 {
-            cast_from_f32(dw, burn_std::bf16::from_f32)
-        } else {
-            dw
-        }
+        from_gemm_type(dw, dtype)
     }
 
     fn conv_transpose2d_weight_backward(
@@ -490,25 +439,17 @@ impl ModuleOps<Flex> for Flex {
         output_grad: FloatTensor<Flex>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Flex> {
-        let bf16 = x.dtype() == DType::BF16;
-        let (x, output_grad) = if bf16 {
-            (bf16_to_f32(x), bf16_to_f32(output_grad))
-        } else {
-            (x.to_contiguous(), output_grad.to_contiguous())
-        };
-        let wd = dims4(&weight);
-        let gd = dims4(&output_grad);
+        let dtype = x.dtype();
+        let (x, output_grad) = (in_gemm_type(x), in_gemm_type(output_grad));
+        let (wd, gd) = (dims4(&weight), dims4(&output_grad));
         let g = transposed_geometry(dims4(&x), wd, [gd[2], gd[3]], &options);
         // The transposed convolution's weight gradient is that of the convolution it
         // transposes, whose input is this output gradient and whose output gradient is x.
-        let dw = gemm_conv_by_dtype!(x.dtype(), T => {
-            conv2d_gemm::tensor(conv2d_gemm::weight_grad::<T>(output_grad.storage(), x.storage(), &g), wd)
+        let dw = gemm_conv_by_dtype!("conv_transpose2d_weight_backward", x.dtype(), T => {
+            let dw = conv2d_gemm::weight_grad::<T>(output_grad.storage(), x.storage(), &g);
+            conv2d_gemm::tensor(dw, wd)
         });
-        if bf16 {
-            cast_from_f32(dw, burn_std::bf16::from_f32)
-        } else {
-            dw
-        }
+        from_gemm_type(dw, dtype)
     }
 
     fn conv3d(
@@ -548,25 +489,7 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Flex> {
-        if x.dtype() == DType::BF16 {
-            let y = conv_transpose2d_gemm_forward(
-                bf16_to_f32(x),
-                bf16_to_f32(weight),
-                bias.map(bf16_to_f32),
-                &options,
-            );
-            return cast_from_f32(y, burn_std::bf16::from_f32);
-        }
-        if matches!(x.dtype(), DType::F32 | DType::F64 | DType::F16) {
-            return conv_transpose2d_gemm_forward(x, weight, bias, &options);
-        }
-        match x.dtype() {
-            DType::F32 => conv_transpose::conv_transpose2d_f32(x, weight, bias, &options),
-            DType::F64 => conv_transpose::conv_transpose2d_f64(x, weight, bias, &options),
-            DType::F16 => conv_transpose::conv_transpose2d_f16(x, weight, bias, &options),
-            DType::BF16 => conv_transpose::conv_transpose2d_bf16(x, weight, bias, &options),
-            dtype => panic!("conv_transpose2d: unsupported dtype {:?}", dtype),
-        }
+        conv_transpose2d_gemm_forward(x, weight, bias, &options)
     }
 
     fn conv_transpose3d(
