@@ -428,6 +428,10 @@ fn the_page_scores_uploads_like_the_native_scorer() {
         "www/samples/brain/samples.json",
         "models/mnist-digit1-tiny/model.json",
         "models/brain-t1/model.json",
+        "www/results.html",
+        "www/results.js",
+        "www/pkg/results/data.json",
+        "www/pkg/vendor/uPlot.iife.min.js",
     ] {
         assert!(site.join(file).is_file(), "dist/ lacks {file}");
     }
@@ -547,6 +551,157 @@ fn the_page_scores_uploads_like_the_native_scorer() {
     if let Some(path) = std::env::var_os("LRAN_BROWSER_TIMINGS") {
         write_timings(Path::new(&path), &site, &shown);
     }
+    results_page(&root, &site, &url, &driver, &dir);
+}
+
+/// The results page (`www/results.html`): every number a table shows is the number its cell
+/// names, read here from the repository's own file (not the site's copy) at its JSON pointer;
+/// the site's copies equal the files; every table of the data is drawn and every chart inked;
+/// picking another model redraws the ROC chart; a cell of ours names its files; nothing leaves
+/// the origin.
+fn results_page(root: &Path, site: &Path, url: &str, driver: &Path, dir: &Path) {
+    let out = dir.join("results-page.json");
+    let mut node = Command::new("node");
+    node.arg(driver.join("results.test.mjs"))
+        .arg(url)
+        .arg(&out)
+        .env("CHROMIUM", chromium());
+    if let Some(screenshots) = std::env::var_os("LRAN_SCREENSHOTS") {
+        node.arg(std::path::absolute(screenshots).unwrap());
+    }
+    let run = node.output().expect("node runs");
+    let shown: serde_json::Value = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "the results driver wrote nothing: {}",
+                String::from_utf8_lossy(&run.stderr)
+            )
+        });
+    assert!(
+        run.status.success() && shown["error"].is_null(),
+        "results page: {shown:#}"
+    );
+    assert_eq!(
+        shown["foreign"],
+        serde_json::json!([]),
+        "requests left the origin"
+    );
+    let data: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(site.join("www/pkg/results/data.json")).unwrap(),
+    )
+    .unwrap();
+    let tables = ["results", "paper"]
+        .iter()
+        .flat_map(|part| data[part].as_array().unwrap())
+        .filter(|block| block["kind"] == "table")
+        .count();
+    assert!(
+        tables >= 8,
+        "the report has the suites' and the paper's tables: {tables}"
+    );
+    assert_eq!(shown["tables"], tables, "every table of the data is drawn");
+
+    let mut files: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    let cells = shown["cells"].as_array().unwrap();
+    let (mut ours, mut paper) = (0, 0);
+    for cell in cells {
+        let text = cell["text"].as_str().unwrap();
+        for number in cell["numbers"].as_array().unwrap() {
+            let file = number["file"].as_str().unwrap();
+            let json = files.entry(file.to_string()).or_insert_with(|| {
+                let original = std::fs::read(root.join(file)).unwrap();
+                let copy = std::fs::read(site.join("www/pkg/results").join(file))
+                    .unwrap_or_else(|e| panic!("the site has no copy of {file}: {e}"));
+                assert!(
+                    copy == original,
+                    "the site's copy of {file} differs from it"
+                );
+                serde_json::from_slice(&original).unwrap()
+            });
+            let pointer = number["pointer"].as_str().unwrap();
+            let value = json
+                .pointer(pointer)
+                .and_then(|v| v.as_f64())
+                .unwrap_or_else(|| panic!("{file} has no number at {pointer}"));
+            let digits = number["digits"].as_u64().unwrap() as usize;
+            let expected = format!("{:.digits$}", value * number["scale"].as_f64().unwrap());
+            assert_eq!(number["shown"], expected.as_str(), "{file}{pointer}");
+            assert!(
+                text.contains(&expected),
+                "cell {text:?} lacks {expected} ({file}{pointer})"
+            );
+        }
+        match cell["origin"].as_str() {
+            Some("paper") => paper += 1,
+            _ => ours += 1,
+        }
+    }
+    assert!(
+        ours >= 20 && paper >= 20,
+        "cells: {ours} of ours, {paper} of the paper's"
+    );
+
+    let charts = shown["charts"].as_array().unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for expected in [
+        "roc",
+        "ablation:ablation",
+        "per-class:mnist",
+        "per-class:fashion-mnist",
+        "brain:brain",
+        "latent:brain-t1",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "no {expected} chart among {names:?}"
+        );
+    }
+    for chart in charts {
+        assert!(
+            chart["points"].as_u64().unwrap() > 0 && chart["inked"].as_u64().unwrap() > 500,
+            "chart drew nothing: {chart}"
+        );
+    }
+    // The most anomalous slices, where results/brain/top-slices holds them: every PNG named
+    // loads, and every case of the scores file is shown.
+    let top = &data["top_slices"];
+    if !top.is_null() {
+        let drawn = shown["thumbnails"].as_array().unwrap();
+        let expected: usize = top["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["slices"].as_array().unwrap().len())
+            .sum();
+        assert!(
+            expected > 0 && drawn.len() == expected,
+            "thumbnails: {drawn:?}"
+        );
+        assert!(
+            drawn.iter().all(|t| t["width"].as_u64().unwrap() > 0),
+            "{drawn:?}"
+        );
+    }
+    let switched = shown["rocSwitch"]
+        .as_str()
+        .expect("the ROC picker has several models");
+    assert!(switched.starts_with("results/"), "{switched}");
+    let provenance = shown["provenance"].as_str().unwrap();
+    assert!(
+        provenance.contains("results/") && provenance.contains("commit"),
+        "{provenance}"
+    );
+    eprintln!(
+        "results page: {tables} tables, {} numbers checked in {} files, {} charts",
+        cells
+            .iter()
+            .map(|c| c["numbers"].as_array().unwrap().len())
+            .sum::<usize>(),
+        files.len(),
+        charts.len()
+    );
 }
 
 /// `LRAN_BROWSER_TIMINGS=FILE`: what this run measured in the browser (the real TCGA-DU-7294

@@ -171,7 +171,7 @@ fn score_reports_every_image_and_names_each_bad_file() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "file,slice,latent_score,pixel_score,normalised_score,healthy_percentile,threshold,verdict,warnings"
+        "file,slice,latent_score,pixel_score,normalised_score,healthy_percentile,threshold,verdict,warnings,heatmap"
     );
     assert_eq!(lines.count(), expected.len());
 
@@ -505,6 +505,32 @@ fn the_shared_brats_2018_cases_score_and_evaluate() {
     );
     let maps = std::fs::read_dir(dir.join("maps")).unwrap().count();
     assert_eq!(maps, 2 * 3, "three heat maps per volume");
+    // Each drawn slice's row names its PNG; the others name none.
+    let mut named: Vec<&str> = results["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["heatmap"].as_str().unwrap())
+        .filter(|h| !h.is_empty())
+        .collect();
+    named.sort_unstable();
+    assert_eq!(named.len(), 2 * 3, "{named:?}");
+    for heatmap in &named {
+        assert!(dir.join("maps").join(heatmap).is_file(), "{heatmap}");
+    }
+    let top = t1_rows
+        .iter()
+        .max_by(|a, b| {
+            a["latent_score"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["latent_score"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert!(
+        !top["heatmap"].as_str().unwrap().is_empty(),
+        "the most anomalous slice is drawn: {top}"
+    );
 
     let output = eval_brain(&model_arg, &brats.display().to_string(), "eval.json", &dir);
     assert!(output.status.success(), "{}", text(&output));

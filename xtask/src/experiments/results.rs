@@ -475,6 +475,13 @@ pub fn groups(runs: &[RunSummary], suite: Suite) -> Vec<Group> {
 }
 
 impl SuiteSummary {
+    /// The runs of the group with key `key` (a class, a loss variant or a grid point).
+    pub fn members<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a RunSummary> + 'a {
+        self.runs
+            .iter()
+            .filter(move |run| group_key(run, self.suite) == key)
+    }
+
     /// Its folder under the results folder.
     pub fn folder(&self) -> String {
         suite_folder(self.suite, self.ablation_dataset, self.tag.as_deref())

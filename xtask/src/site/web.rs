@@ -6,14 +6,16 @@
 //! and the second otherwise. wasm-bindgen (the CLI pinned to the exact version in Cargo.lock,
 //! installed once into a cache if missing) writes the JS glue, and binaryen's `wasm-opt` shrinks
 //! each module when it can be found (PATH, or npm's `binaryen` under `xtask/node_modules`).
-//! `www/pkg/` receives both, the list of exported models, sample images, and `build.json` with
-//! the sizes and versions.
+//! `www/pkg/` receives both, the list of exported models, sample images, `build.json` with
+//! the sizes and versions, and the results page's data (`results/`, see [`results_page`]) with
+//! uPlot, the charting library it draws with (npm's `uplot`, copied into `vendor/`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::listings::{write_model_list, write_samples};
+use super::results_page;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde::Serialize;
@@ -246,6 +248,8 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
     write_json(&pkg.join("build.json"), &info)?;
     let models = write_model_list(root, &pkg)?;
     write_samples(root, &pkg, &models)?;
+    let tables = results_page::write(root, &pkg)?;
+    let charts = vendor_uplot(root, &pkg)?;
     for module in &info.modules {
         eprintln!(
             "www/pkg/{}_bg.wasm ({}): {:.2} MB, {:.2} MB gzipped{}",
@@ -260,6 +264,14 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
                 .unwrap_or_else(|| " (no wasm-opt)".into()),
         );
     }
+    eprintln!(
+        "results page: {tables} tables{}",
+        if charts {
+            ""
+        } else {
+            " (no charts: npm could not install uPlot for xtask/package.json)"
+        }
+    );
     eprintln!(
         "models: {}",
         models
@@ -475,16 +487,8 @@ fn optimise(root: &Path, wasm: &Path, level: &str) -> Result<Option<String>> {
     let mut found = [PathBuf::from("wasm-opt"), local.clone()]
         .into_iter()
         .find_map(|p| version(&p).map(|v| (p, v)));
-    if found.is_none() && root.join("xtask").join("package-lock.json").is_file() {
-        eprintln!("fetching binaryen (wasm-opt) with npm into xtask/node_modules");
-        let installed = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(root.join("xtask"))
-            .status()
-            .is_ok_and(|s| s.success());
-        if installed {
-            found = version(&local).map(|v| (local, v));
-        }
+    if found.is_none() && node_tools(root) {
+        found = version(&local).map(|v| (local, v));
     }
     let Some((program, version)) = found else {
         eprintln!(
@@ -507,6 +511,54 @@ fn optimise(root: &Path, wasm: &Path, level: &str) -> Result<Option<String>> {
     }
     std::fs::rename(&optimised, wasm)?;
     Ok(Some(format!("{version} {level}")))
+}
+
+/// Installs `xtask/package.json`'s tools with npm (once: `npm ci` when a package is missing);
+/// false without npm.
+fn node_tools(root: &Path) -> bool {
+    let modules = root.join("xtask").join("node_modules");
+    if NODE_TOOLS
+        .iter()
+        .all(|name| modules.join(name).join("package.json").is_file())
+    {
+        return true;
+    }
+    if !root.join("xtask").join("package-lock.json").is_file() {
+        return false;
+    }
+    eprintln!(
+        "fetching {} with npm into xtask/node_modules",
+        NODE_TOOLS.join(" and ")
+    );
+    Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(root.join("xtask"))
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `xtask/package.json`'s packages.
+const NODE_TOOLS: [&str; 2] = ["binaryen", "uplot"];
+
+/// uPlot's script and style sheet into `pkg/vendor/` (the site's Content-Security-Policy allows
+/// no CDN); false, with the page drawing no charts, where npm cannot install it.
+fn vendor_uplot(root: &Path, pkg: &Path) -> Result<bool> {
+    if !node_tools(root) {
+        return Ok(false);
+    }
+    let dist = root.join("xtask/node_modules/uplot/dist");
+    let vendor = pkg.join("vendor");
+    std::fs::create_dir_all(&vendor)?;
+    for file in ["uPlot.iife.min.js", "uPlot.min.css"] {
+        std::fs::copy(dist.join(file), vendor.join(file))
+            .with_context(|| format!("cannot copy uPlot's {file}"))?;
+    }
+    std::fs::copy(
+        root.join("xtask/node_modules/uplot/LICENSE"),
+        vendor.join("uPlot-LICENSE"),
+    )
+    .context("cannot copy uPlot's licence")?;
+    Ok(true)
 }
 
 fn gzip_len(bytes: &[u8]) -> Result<u64> {

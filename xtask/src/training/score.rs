@@ -78,6 +78,8 @@ pub struct ScoreRow {
     pub verdict: &'static str,
     /// Why the input may not be what the model was trained on, joined by "; " (empty: none).
     pub warnings: String,
+    /// Its PNG under --heatmaps, where one was drawn (empty: none).
+    pub heatmap: String,
 }
 
 /// What became of one file.
@@ -187,6 +189,7 @@ fn row(file: &str, slice: Option<usize>, report: &ImageReport, warnings: &[Strin
             "normal"
         },
         warnings: warnings.join("; "),
+        heatmap: String::new(),
     }
 }
 
@@ -396,7 +399,7 @@ pub fn run(args: ScoreArgs, conv: backend::ConvChoice) -> Result<()> {
         };
         bar.set_message(short_name(path));
         match score_file(&model, path, args.top, args.batch, &bar) {
-            Ok(scored) => {
+            Ok(mut scored) => {
                 let anomalous = scored
                     .rows
                     .iter()
@@ -441,6 +444,7 @@ pub fn run(args: ScoreArgs, conv: backend::ConvChoice) -> Result<()> {
                             Some(index) => format!("{base}-z{index:03}.png"),
                             None => format!("{base}.png"),
                         };
+                        scored.rows[*i].heatmap = file.clone();
                         heatmap_panels(report, channels, size, args.colormap, args.opacity)?
                             .save(dir.join(&file))
                             .with_context(|| {

@@ -12,17 +12,19 @@ use clap::Args;
 use serde::Deserialize;
 
 use crate::experiments::results::{
-    AblationDataset, Group, ScoresSummary, Spread, Suite, SuiteSummary,
+    AblationDataset, ScoresSummary, Suite, SuiteSummary,
 };
 use crate::provenance::repository_root;
 
 mod bench;
 mod ci;
+pub mod document;
 mod paper;
 mod tables;
 
 use bench::*;
 use ci::*;
+use document::Document;
 use paper::*;
 use tables::*;
 
@@ -72,10 +74,30 @@ fn suite_folders(results: &Path, suite: Suite) -> Vec<PathBuf> {
     folders
 }
 
-/// The report as Markdown.
+/// The report: our tables beside the paper's numbers, the speed figures, the paper's tables.
+pub struct Report {
+    /// Our results, one table per suite (what the results page shows).
+    pub results: Document,
+    /// The cold CI run and the side-by-side speed figures (README only).
+    pub speed: String,
+    /// The paper's tables in full, as transcribed (what the results page shows).
+    pub paper: Document,
+}
+
+/// The report as Markdown: what `--readme` writes into README.md.
 pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
+    let report = report(results, paper_path)?;
+    Ok(format!(
+        "{}{}{}",
+        report.results.markdown(),
+        report.speed,
+        report.paper.markdown()
+    ))
+}
+
+pub fn report(results: &Path, paper_path: &Path) -> Result<Report> {
     let paper = read::<PaperTables>(paper_path)?.unwrap_or_default();
-    let mut out = String::new();
+    let mut out = Document::default();
     out.push_str(
         "\"Ours\" columns come from lran's own results files (`cargo xtask reproduce`). \
          \"Paper\" columns are the numbers the paper's authors report, transcribed in \
@@ -131,14 +153,20 @@ pub fn render(results: &Path, paper_path: &Path) -> Result<String> {
             results.display()
         );
     }
+    let mut speed = String::new();
     if let Some(run) = read::<CiColdRun>(&results.join("ci/cold-run.json"))? {
-        ci_section(&mut out, &run);
+        ci_section(&mut speed, &run);
     }
     for (name, file) in side_by_side_files(results)? {
-        bench_section(&mut out, &name, &file);
+        bench_section(&mut speed, &name, &file);
     }
-    paper_section(&mut out, &paper);
-    Ok(out)
+    let mut paper_tables = Document::default();
+    paper_section(&mut paper_tables, &paper);
+    Ok(Report {
+        results: out,
+        speed,
+        paper: paper_tables,
+    })
 }
 
 /// Replaces the text between the report markers of `readme`.
@@ -342,8 +370,9 @@ mod tests {
 
     #[test]
     fn the_paper_section_renders_every_table_in_full_with_its_source() {
-        let mut out = String::new();
-        paper_section(&mut out, &tables());
+        let mut doc = Document::default();
+        paper_section(&mut doc, &tables());
+        let out = doc.markdown();
         for expected in [
             "### The paper's tables (transcribed, not produced by lran)",
             "Read from: paper.txt, a test copy",
@@ -377,8 +406,9 @@ mod tests {
         for row in &rows[5..] {
             assert_eq!(row.matches(" | ").count(), 2, "{row}");
         }
-        let mut nothing = String::new();
+        let mut nothing = Document::default();
         paper_section(&mut nothing, &PaperTables::default());
+        let nothing = nothing.markdown();
         assert!(nothing.is_empty());
     }
 
@@ -416,8 +446,9 @@ mod tests {
             auc(pixel, &format!("{suite:?} pixel score"));
         }
         // The paper section shows every row of every table.
-        let mut out = String::new();
-        paper_section(&mut out, &paper);
+        let mut doc = Document::default();
+        paper_section(&mut doc, &paper);
+        let out = doc.markdown();
         for table in &paper.tables {
             assert!(out.contains(&format!("(`{}`)", table.id)), "{}", table.id);
             for row in &table.rows {

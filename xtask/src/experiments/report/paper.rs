@@ -2,6 +2,7 @@
 //! cells beside ours, and the section that shows every table in full with the lines of the
 //! paper each came from.
 
+use super::document::{Cell, Document, Number, Origin, PAPER_FILE, Table};
 use super::*;
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,19 +100,6 @@ impl PaperTable {
     pub(super) fn lran_label(&self) -> &str {
         self.lran_row.as_deref().unwrap_or("LRAN")
     }
-
-    pub(super) fn lran_row(&self) -> Option<&[serde_json::Value]> {
-        let label = self.lran_label();
-        self.rows
-            .iter()
-            .find(|r| row_label(r) == Some(label))
-            .map(Vec::as_slice)
-    }
-
-    pub(super) fn keyed_row(&self, key: &str) -> Option<&[serde_json::Value]> {
-        let index = self.row_keys.iter().position(|k| k == key)?;
-        self.rows.get(index).map(Vec::as_slice)
-    }
 }
 
 impl PaperTables {
@@ -119,34 +107,71 @@ impl PaperTables {
         self.tables.iter().find(|t| t.id == id)
     }
 
+    /// Table `id` with its JSON pointer in the transcription (`/tables/<index>`).
+    fn table_at(&self, id: &str) -> Option<(&PaperTable, String)> {
+        let index = self.tables.iter().position(|t| t.id == id)?;
+        Some((&self.tables[index], format!("/tables/{index}")))
+    }
+
+    /// The number in row `row` (an index into the table's rows), column `column`, with its
+    /// JSON pointer in the transcription.
+    fn number_at(table: (&PaperTable, String), row: usize, column: usize) -> Option<(f64, String)> {
+        let value = table.0.rows.get(row)?.get(column)?.as_f64()?;
+        Some((value, format!("{}/rows/{row}/{column}", table.1)))
+    }
+
     /// The paper's value for LRAN in table `id`. `key` is a column (read in LRAN's row) or, in
     /// a table whose rows are LRAN's variants (`row_keys`: the ablation's configurations), a
     /// row key, read in the table's `lookup_column`.
     pub(super) fn lran(&self, id: &str, key: &str) -> Option<f64> {
-        let table = self.table(id)?;
-        if let Some(row) = table.keyed_row(key) {
+        self.lran_at(id, key).map(|(value, _)| value)
+    }
+
+    /// [`Self::lran`] with the value's JSON pointer in the transcription.
+    pub(super) fn lran_at(&self, id: &str, key: &str) -> Option<(f64, String)> {
+        let (table, at) = self.table_at(id)?;
+        if let Some(row) = table.row_keys.iter().position(|k| k == key) {
             let column = table.column(table.lookup_column.as_deref()?)?;
-            return row.get(column)?.as_f64();
+            return Self::number_at((table, at), row, column);
         }
         let column = table.column(key)?;
-        table.lran_row()?.get(column)?.as_f64()
+        let label = table.lran_label();
+        let row = table
+            .rows
+            .iter()
+            .position(|r| row_label(r) == Some(label))?;
+        Self::number_at((table, at), row, column)
     }
 
     /// The paper's value in table `id`, the row with key `row_key`, column `column`.
+    #[cfg(test)]
     pub(super) fn cell(&self, id: &str, row_key: &str, column: &str) -> Option<f64> {
-        let table = self.table(id)?;
+        self.cell_at(id, row_key, column).map(|(value, _)| value)
+    }
+
+    /// [`Self::cell`] with the value's JSON pointer in the transcription.
+    pub(super) fn cell_at(&self, id: &str, row_key: &str, column: &str) -> Option<(f64, String)> {
+        let (table, at) = self.table_at(id)?;
         let column = table.column(column)?;
-        table.keyed_row(row_key)?.get(column)?.as_f64()
+        let row = table.row_keys.iter().position(|k| k == row_key)?;
+        Self::number_at((table, at), row, column)
     }
 
     /// The best value in column `column` of table `id` among the rows other than LRAN's (the
     /// methods the paper compares with), with the row's label as the paper prints it.
+    #[cfg(test)]
     pub(super) fn best_other(&self, id: &str, column: &str) -> Option<(&str, f64)> {
-        let table = self.table(id)?;
+        self.best_other_at(id, column)
+            .map(|(label, value, _)| (label, value))
+    }
+
+    /// [`Self::best_other`] with the value's JSON pointer in the transcription.
+    pub(super) fn best_other_at(&self, id: &str, column: &str) -> Option<(&str, f64, String)> {
+        let (table, at) = self.table_at(id)?;
         let index = table.column(column)?;
         let lran = table.lran_label();
-        let mut best: Option<(&str, f64)> = None;
-        for row in &table.rows {
+        let mut best: Option<(&str, f64, usize)> = None;
+        for (r, row) in table.rows.iter().enumerate() {
             let Some(label) = row_label(row) else {
                 continue;
             };
@@ -154,12 +179,12 @@ impl PaperTables {
                 continue;
             }
             if let Some(value) = row.get(index).and_then(|v| v.as_f64())
-                && best.is_none_or(|(_, b)| value > b)
+                && best.is_none_or(|(_, b, _)| value > b)
             {
-                best = Some((label, value));
+                best = Some((label, value, r));
             }
         }
-        best
+        best.map(|(label, value, r)| (label, value, format!("{at}/rows/{r}/{index}")))
     }
 
     /// The paper's header for column `column` of table `id` where it differs from the key
@@ -173,20 +198,6 @@ impl PaperTables {
     pub(super) fn label(&self, id: &str) -> Option<&str> {
         self.table(id).map(|t| t.paper_label.as_str())
     }
-}
-
-pub(super) fn spread(s: &Spread) -> String {
-    if s.n > 1 {
-        format!("{:.3} ± {:.3} (n={})", s.mean, s.std, s.n)
-    } else {
-        format!("{:.3} (n=1)", s.mean)
-    }
-}
-
-pub(super) fn paper_cell(value: Option<f64>) -> String {
-    value
-        .map(|v| format!("{v:.3}"))
-        .unwrap_or_else(|| "—".into())
 }
 
 /// Text for a Markdown table cell: no pipes or line breaks.
@@ -214,6 +225,26 @@ pub(super) fn transcribed(value: &serde_json::Value) -> String {
     }
 }
 
+/// A transcribed cell as a paper cell: a number names its place in the transcription.
+fn transcribed_cell(value: &serde_json::Value, pointer: String) -> Cell {
+    let text = transcribed(value);
+    match value.as_f64() {
+        Some(number) => {
+            let digits = text.split_once('.').map_or(0, |(_, d)| d.len());
+            Cell {
+                text: text.clone(),
+                origin: Some(Origin::Paper),
+                numbers: vec![Number {
+                    shown: text,
+                    ..Number::new(PAPER_FILE, pointer, number, digits)
+                }],
+                files: Vec::new(),
+            }
+        }
+        None => Cell::text(text),
+    }
+}
+
 /// "line 88" or "lines 57–68".
 pub(super) fn line_span(lines: &[u64]) -> String {
     match lines {
@@ -233,7 +264,7 @@ pub(super) fn quoted(quote: &Quote) -> String {
 
 /// Every table of `docs/paper/tables.json`, in full: each method's row as the paper prints it,
 /// with where it was read. None of it is ours.
-pub(super) fn paper_section(out: &mut String, paper: &PaperTables) {
+pub(super) fn paper_section(out: &mut Document, paper: &PaperTables) {
     if paper.tables.is_empty() {
         return;
     }
@@ -254,7 +285,7 @@ pub(super) fn paper_section(out: &mut String, paper: &PaperTables) {
         out.push_str(&format!(" Read from: {from}"));
     }
     out.push_str("\n\n");
-    for table in &paper.tables {
+    for (t, table) in paper.tables.iter().enumerate() {
         let number = table.table.map(|n| format!("Table {n}"));
         let title = if !table.paper_label.is_empty() {
             table.paper_label.clone()
@@ -299,22 +330,26 @@ pub(super) fn paper_section(out: &mut String, paper: &PaperTables) {
                 }
             })
             .collect();
-        out.push_str(&format!("| {} |\n", headers.join(" | ")));
-        out.push_str(&format!("|{}\n", " --- |".repeat(width.max(1))));
+        let mut shown = Table::new(headers);
         let lran = table.lran_label();
-        for row in &table.rows {
-            let mut cells: Vec<String> = row.iter().map(transcribed).collect();
-            cells.resize(width.max(cells.len()), "—".into());
+        for (r, row) in table.rows.iter().enumerate() {
+            let mut cells: Vec<Cell> = row
+                .iter()
+                .enumerate()
+                .map(|(c, value)| transcribed_cell(value, format!("/tables/{t}/rows/{r}/{c}")))
+                .collect();
+            cells.resize(width.max(cells.len()), Cell::text("—"));
             if let Some(first) = cells.first_mut() {
-                if row_label(row) == Some(lran) && !first.contains("LRAN") {
-                    first.push_str(" (= LRAN)");
+                if row_label(row) == Some(lran) && !first.text.contains("LRAN") {
+                    first.text.push_str(" (= LRAN)");
                 }
                 if table.row_labels_inferred {
-                    first.push_str(" *(inferred)*");
+                    first.text.push_str(" *(inferred)*");
                 }
             }
-            out.push_str(&format!("| {} |\n", cells.join(" | ")));
+            shown.row(cells);
         }
+        out.table(shown);
         out.push('\n');
         if let Some(inference) = &table.inferred_from {
             let span = line_span(&inference.lines);
