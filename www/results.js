@@ -36,7 +36,7 @@ function renderBlocks(container, blocks, data) {
 }
 
 function tableCell(cell, data) {
-  const td = element('td', { html: cell.html });
+  const td = element('td', { html: cell.html ?? '' });
   if (cell.origin) td.classList.add(`origin-${cell.origin}`);
   if (cell.numbers?.length) {
     td.dataset.numbers = JSON.stringify(cell.numbers.map(({ file, pointer, scale, digits, shown }) => ({ file, pointer, scale, digits, shown })));

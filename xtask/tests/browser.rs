@@ -481,26 +481,11 @@ fn the_page_scores_uploads_like_the_native_scorer() {
     std::fs::write(fixtures.join("fixtures.json"), description.to_string()).unwrap();
 
     let (_server, url) = serve(&site);
-    let out = dir.join("page.json");
-    let mut node = Command::new("node");
-    node.arg(driver.join("page.test.mjs"))
-        .arg(format!("{url}index.html"))
-        .arg(&fixtures)
-        .arg(&out)
-        .env("CHROMIUM", chromium());
-    if let Some(screenshots) = std::env::var_os("LRAN_SCREENSHOTS") {
-        node.arg(std::path::absolute(screenshots).unwrap());
-    }
-    let run = node.output().expect("node runs");
-    let shown: serde_json::Value = std::fs::read_to_string(&out)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "the driver wrote no results: {}",
-                String::from_utf8_lossy(&run.stderr)
-            )
-        });
+    let (run, shown) = drive(
+        &driver.join("page.test.mjs"),
+        &[format!("{url}index.html").as_ref(), fixtures.as_os_str()],
+        &dir.join("page.json"),
+    );
     assert!(
         run.status.success(),
         "the page misbehaved: {:#}\n{}",
@@ -554,31 +539,46 @@ fn the_page_scores_uploads_like_the_native_scorer() {
     results_page(&root, &site, &url, &driver, &dir);
 }
 
+/// Runs a driver of `tests/browser/` (`node <script> <args…> <out> [screenshots]`) and returns
+/// its exit and the JSON it wrote to `out`.
+fn drive(
+    script: &Path,
+    args: &[&std::ffi::OsStr],
+    out: &Path,
+) -> (std::process::Output, serde_json::Value) {
+    let mut node = Command::new("node");
+    node.arg(script)
+        .args(args)
+        .arg(out)
+        .env("CHROMIUM", chromium());
+    if let Some(screenshots) = std::env::var_os("LRAN_SCREENSHOTS") {
+        node.arg(std::path::absolute(screenshots).unwrap());
+    }
+    let run = node.output().expect("node runs");
+    let shown = std::fs::read_to_string(out)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "{} wrote no results: {}",
+                script.display(),
+                String::from_utf8_lossy(&run.stderr)
+            )
+        });
+    (run, shown)
+}
+
 /// The results page (`www/results.html`): every number a table shows is the number its cell
 /// names, read here from the repository's own file (not the site's copy) at its JSON pointer;
 /// the site's copies equal the files; every table of the data is drawn and every chart inked;
 /// picking another model redraws the ROC chart; a cell of ours names its files; nothing leaves
 /// the origin.
 fn results_page(root: &Path, site: &Path, url: &str, driver: &Path, dir: &Path) {
-    let out = dir.join("results-page.json");
-    let mut node = Command::new("node");
-    node.arg(driver.join("results.test.mjs"))
-        .arg(url)
-        .arg(&out)
-        .env("CHROMIUM", chromium());
-    if let Some(screenshots) = std::env::var_os("LRAN_SCREENSHOTS") {
-        node.arg(std::path::absolute(screenshots).unwrap());
-    }
-    let run = node.output().expect("node runs");
-    let shown: serde_json::Value = std::fs::read_to_string(&out)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "the results driver wrote nothing: {}",
-                String::from_utf8_lossy(&run.stderr)
-            )
-        });
+    let (run, shown) = drive(
+        &driver.join("results.test.mjs"),
+        &[url.as_ref()],
+        &dir.join("results-page.json"),
+    );
     assert!(
         run.status.success() && shown["error"].is_null(),
         "results page: {shown:#}"

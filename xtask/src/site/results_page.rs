@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::experiments::report::document::{Block, Cell, Document, Number, Origin, PAPER_FILE};
+use crate::experiments::report::document::{Block, Cell, Document, PAPER_FILE};
 use crate::experiments::report::{self, Report};
 use crate::experiments::results::{Suite, SuiteSummary};
 use crate::provenance::{ResultsHeader, read_json, write_json};
@@ -74,21 +74,11 @@ pub enum PageBlock {
     Prose {
         html: String,
     },
+    /// Each cell's `html` rendered from its Markdown `text`.
     Table {
         header: Vec<String>,
-        rows: Vec<Vec<PageCell>>,
+        rows: Vec<Vec<Cell>>,
     },
-}
-
-#[derive(Debug, Serialize)]
-pub struct PageCell {
-    pub html: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin: Option<Origin>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub numbers: Vec<Number>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<String>,
 }
 
 /// What a reviewer needs to know of a results file before opening it.
@@ -294,28 +284,32 @@ fn blocks(document: Document) -> Vec<PageBlock> {
         .collect()
 }
 
-fn page_cell(cell: Cell) -> PageCell {
-    PageCell {
+fn page_cell(cell: Cell) -> Cell {
+    Cell {
         html: inline_html(&cell.text),
-        origin: cell.origin,
-        numbers: cell.numbers,
-        files: cell.files,
+        ..cell
     }
 }
 
-/// Every suite summary under `results/` (`<suite>/` and tagged `<suite>-<tag>/`) with each
-/// model's ROC curves read from its results file.
-fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
-    let mut folders: Vec<String> = std::fs::read_dir(root.join("results"))
+/// The folders directly under `dir` that hold a file `file`, sorted by name.
+fn folders_holding(dir: &Path, file: &str) -> Vec<String> {
+    let mut folders: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
-                .filter(|e| e.path().join("summary.json").is_file())
+                .filter(|e| e.path().join(file).is_file())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
         .unwrap_or_default();
     folders.sort();
+    folders
+}
+
+/// Every suite summary under `results/` (`<suite>/` and tagged `<suite>-<tag>/`) with each
+/// model's ROC curves read from its results file.
+fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
+    let folders = folders_holding(&root.join("results"), "summary.json");
     let mut out = Vec::new();
     for folder in folders {
         let file = format!("results/{folder}/summary.json");
@@ -380,16 +374,7 @@ fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
 
 /// Every exported model's latent views (`models/<name>/model.json`).
 fn model_latents(root: &Path) -> Result<Vec<ModelLatents>> {
-    let mut names: Vec<String> = std::fs::read_dir(root.join("models"))
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().join("model.json").is_file())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
+    let names = folders_holding(&root.join("models"), "model.json");
     let mut out = Vec::new();
     for name in names {
         let file = format!("models/{name}/model.json");
@@ -502,10 +487,7 @@ mod tests {
                         .unwrap_or_else(|| panic!("{}{}", number.file, number.pointer));
                     assert_eq!(value, number.value, "{}{}", number.file, number.pointer);
                     let digits = number.digits;
-                    assert_eq!(
-                        format!("{:.digits$}", value * number.scale),
-                        number.shown
-                    );
+                    assert_eq!(format!("{:.digits$}", value * number.scale), number.shown);
                     assert!(cell.html.contains(&number.shown), "{}", cell.html);
                     assert!(page.files.contains_key(&number.file), "{}", number.file);
                     checked += 1;
@@ -527,7 +509,11 @@ mod tests {
         assert_eq!(facts.seed, json["seed"].as_u64());
         assert!(!facts.data_files.is_empty());
         assert!(facts.reduced.is_some());
-        assert!(page.suites.iter().any(|s| s.models.iter().all(|m| !m.roc_latent.is_empty())));
+        assert!(
+            page.suites
+                .iter()
+                .any(|s| s.models.iter().all(|m| !m.roc_latent.is_empty()))
+        );
     }
 
     #[test]

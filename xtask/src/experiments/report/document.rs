@@ -45,6 +45,9 @@ pub enum Origin {
 pub struct Cell {
     /// The cell as Markdown (what the README shows).
     pub text: String,
+    /// The same as HTML, where the results page's builder has rendered it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub html: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
     /// Every number the text shows, with where it was read.
@@ -111,7 +114,7 @@ impl Cell {
             text: number.shown.clone(),
             origin: Some(Origin::Ours),
             numbers: vec![number],
-            files: Vec::new(),
+            ..Cell::default()
         }
     }
 
@@ -132,7 +135,7 @@ impl Cell {
             text,
             origin: Some(Origin::Ours),
             numbers,
-            files: Vec::new(),
+            ..Cell::default()
         }
     }
 

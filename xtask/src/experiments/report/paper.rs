@@ -238,7 +238,7 @@ fn transcribed_cell(value: &serde_json::Value, pointer: String) -> Cell {
                     shown: text,
                     ..Number::new(PAPER_FILE, pointer, number, digits)
                 }],
-                files: Vec::new(),
+                ..Cell::default()
             }
         }
         None => Cell::text(text),
