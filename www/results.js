@@ -79,7 +79,7 @@ function showProvenance(cell, data) {
     }
     const numbers = cell.numbers.filter((n) => n.file === file).map((n) => `${n.pointer} = ${n.value}`);
     add('numbers read here', numbers.join('\n'));
-    const link = element('a', { href: `pkg/results/${facts?.copy ?? file}`, class: 'results-file', text: file });
+    const link = element('a', { href: `pkg/results/${file}`, class: 'results-file', text: file });
     body.append(element('h3', {}, [link]), list);
   }
   $('provenance').hidden = false;

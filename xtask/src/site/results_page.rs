@@ -81,11 +81,10 @@ pub enum PageBlock {
     },
 }
 
-/// What a reviewer needs to know of a results file before opening it.
+/// What a reviewer needs to know of a results file before opening it (the page's copy of the
+/// file sits at its repository path under `www/pkg/results/`).
 #[derive(Debug, Default, Serialize)]
 pub struct FileFacts {
-    /// Where the page's copy of the file is, relative to `www/pkg/results/`.
-    pub copy: String,
     pub kind: String,
     pub commit: String,
     pub command: String,
@@ -204,7 +203,7 @@ pub fn build(root: &Path, report: Report) -> Result<ResultsPage> {
     let mut files = BTreeMap::new();
     for path in named {
         let json: Value = read_json(&root.join(&path))?;
-        let facts = facts(&path, &json, reduced_of(&path));
+        let facts = facts(&json, reduced_of(&path));
         files.insert(path, facts);
     }
     Ok(ResultsPage {
@@ -218,7 +217,7 @@ pub fn build(root: &Path, report: Report) -> Result<ResultsPage> {
     })
 }
 
-fn facts(path: &str, json: &Value, reduced: Option<bool>) -> FileFacts {
+fn facts(json: &Value, reduced: Option<bool>) -> FileFacts {
     let text = |key: &str| json[key].as_str().map(str::to_string);
     let number = |key: &str| json[key].as_u64();
     let data_files = json["data_files"]
@@ -231,7 +230,6 @@ fn facts(path: &str, json: &Value, reduced: Option<bool>) -> FileFacts {
         })
         .unwrap_or_default();
     FileFacts {
-        copy: path.to_string(),
         kind: text("kind").unwrap_or_default(),
         commit: text("commit").unwrap_or_default(),
         command: text("command").unwrap_or_default(),
