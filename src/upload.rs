@@ -4,7 +4,7 @@
 
 use crate::ModelConfig;
 use crate::card::ModelCard;
-use crate::data::brain::{SlicedCase, slice_image, slice_upload};
+use crate::data::brain::{SlicedCase, UploadedCase, open_upload, slice_image};
 use crate::error::{LranError, Result};
 use crate::preprocess::{decode_image, image_to_input, refuse_colour};
 
@@ -98,6 +98,11 @@ pub fn image_input(name: &str, bytes: &[u8], config: &ModelConfig) -> Result<Vec
 /// NIfTI bytes → the model's slices, cut as its training data was (`model.json`'s
 /// `brain_input`). Models not trained on brain MRI refuse volumes.
 pub fn volume_slices(name: &str, bytes: &[u8], card: &ModelCard) -> Result<SlicedCase> {
+    open_volume(name, bytes, card).map(|upload| upload.sliced)
+}
+
+/// [`volume_slices`], keeping the volume and its brain mask (the page's anomaly map needs them).
+pub fn open_volume(name: &str, bytes: &[u8], card: &ModelCard) -> Result<UploadedCase> {
     let Some(input) = &card.brain_input else {
         return Err(LranError::data(
             name,
@@ -107,5 +112,5 @@ pub fn volume_slices(name: &str, bytes: &[u8], card: &ModelCard) -> Result<Slice
             ),
         ));
     };
-    slice_upload(name, bytes, input)
+    open_upload(name, bytes, input)
 }

@@ -14,9 +14,10 @@ use wasm_bindgen::prelude::*;
 
 use crate::card::ModelCard;
 use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
-use crate::data::brain::SlicedCase;
+use crate::data::brain::{UploadedCase, anomaly_map};
+use crate::data::nifti::encode_volume;
 use crate::scorer::{ImageReport, ScoringModel};
-use crate::upload::{upload_image, volume_slices};
+use crate::upload::{open_volume, upload_image};
 
 unsafe extern "C" {
     /// wasm-ld's synthetic function running the static constructors (cubecl registers its IR
@@ -122,19 +123,21 @@ impl Scorer {
     /// Reads and slices a NIfTI volume (`.nii` or `.nii.gz` bytes) as the model's training
     /// sliced its data. Only brain models take volumes.
     pub fn open_volume(&self, name: String, bytes: Vec<u8>) -> Result<UploadedVolume, JsError> {
-        let sliced = volume_slices(&name, &bytes, &self.model.card).map_err(js_error)?;
-        Ok(UploadedVolume { sliced })
+        let upload = open_volume(&name, &bytes, &self.model.card).map_err(js_error)?;
+        let residuals = vec![None; upload.sliced.slices.len()];
+        Ok(UploadedVolume { upload, residuals })
     }
 
     /// Scores the volume's kept slices `start .. start + count` in one batch; returns their
-    /// reports (as [`score_image`](Self::score_image)), each with its axial index.
+    /// reports (as [`score_image`](Self::score_image)). Their residual maps stay with the volume
+    /// too, for its anomaly map.
     pub async fn score_slices(
         &self,
-        volume: &UploadedVolume,
+        volume: &mut UploadedVolume,
         start: usize,
         count: usize,
     ) -> Result<JsValue, JsError> {
-        let slices = &volume.sliced.slices;
+        let slices = &volume.upload.sliced.slices;
         let end = start.saturating_add(count).min(slices.len());
         if start >= end {
             return Err(JsError::new(&format!(
@@ -151,6 +154,9 @@ impl Scorer {
             .report_batch_async(&inputs)
             .await
             .map_err(js_error)?;
+        for (k, report) in reports.iter().enumerate() {
+            volume.residuals[start + k] = Some(report.residual.clone());
+        }
         self.to_js(reports, &[])
     }
 
@@ -223,10 +229,12 @@ mod serde_bytes_as_array {
     }
 }
 
-/// An uploaded volume cut into the model's slices, kept in the worker between calls.
+/// An uploaded volume cut into the model's slices, kept in the worker between calls, with the
+/// residual map of each slice scored so far.
 #[wasm_bindgen]
 pub struct UploadedVolume {
-    sliced: SlicedCase,
+    upload: UploadedCase,
+    residuals: Vec<Option<Vec<f32>>>,
 }
 
 #[wasm_bindgen]
@@ -234,19 +242,31 @@ impl UploadedVolume {
     /// Kept slices (the ones with enough brain), the ones that are scored.
     #[wasm_bindgen(getter)]
     pub fn slice_count(&self) -> usize {
-        self.sliced.slices.len()
+        self.upload.sliced.slices.len()
     }
 
     /// Axial slices in the volume.
     #[wasm_bindgen(getter)]
     pub fn total_slices(&self) -> usize {
-        self.sliced.total_slices
+        self.upload.sliced.total_slices
     }
 
     /// The axial index (inferior → superior, 0-based) of each kept slice.
     #[wasm_bindgen(getter)]
     pub fn axial_indices(&self) -> Vec<u32> {
-        self.sliced.slices.iter().map(|s| s.index as u32).collect()
+        self.upload
+            .sliced
+            .slices
+            .iter()
+            .map(|s| s.index as u32)
+            .collect()
+    }
+
+    /// The scored slices' residuals in the volume's own grid ([`anomaly_map`]) as a gzipped
+    /// float32 NIfTI aligned with the upload: what the viewer overlays and the page downloads.
+    pub fn anomaly_map_nifti(&self) -> Result<Vec<u8>, JsError> {
+        let map = anomaly_map(&self.upload, &self.residuals).map_err(js_error)?;
+        encode_volume(&map).map_err(js_error)
     }
 }
 

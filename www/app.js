@@ -24,6 +24,7 @@ import {
   setStatus, showError, formatScore,
 } from './ui.js';
 import { hideVolume, nearestSlice, openVolume, ranking, showSlice, updateVolume } from './volume-view.js';
+import { downloadMap, moveViewerTo, setThreshold, showInViewer, viewerBuilt, viewerFollows } from './volume-viewer.js';
 
 /** Files larger than this are refused before they are read (the readers have their own limits). */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
@@ -109,7 +110,11 @@ function show(item, index) {
   state.current = { item, index };
   if (!item.reports[index]) return;
   showResult(item, index, VOLUME_BATCH);
-  if (item.kind === 'volume') showSlice(item, index);
+  viewerFollows(item);
+  if (item.kind === 'volume') {
+    showSlice(item, index);
+    moveViewerTo(item, index);
+  }
   drawLatentBars(item.reports[index]);
   drawScatter();
 }
@@ -163,8 +168,11 @@ async function scoreVolume(name, bytes) {
   const item = { name, kind: 'volume', reports: [], axial: [], ms: 0, totalSlices: 0 };
   const pick = pickSlice(item);
   const started = performance.now();
+  // The model thread gets the bytes; the viewer, when the site has one, a copy.
+  const scan = viewerBuilt(state.build) ? bytes.slice() : null;
+  let done;
   try {
-    const done = await thread.ask({ type: 'volume', name, bytes, batch: VOLUME_BATCH }, [bytes.buffer], (reply) => {
+    done = await thread.ask({ type: 'volume', name, bytes, batch: VOLUME_BATCH }, [bytes.buffer], (reply) => {
       if (reply.type === 'volume-open') {
         item.axial = reply.axial;
         item.totalSlices = reply.totalSlices;
@@ -186,11 +194,19 @@ async function scoreVolume(name, bytes) {
   } finally {
     row.hidden = true;
   }
+  if (scan) await showInViewer(item, scan, done.anomalyMap, pick);
+  item.shownMs = performance.now() - started;
   show(item, ranking(item)[0]);
   updateVolume(item, pick);
   const flagged = item.reports.filter((r) => r.anomalous).length;
   logFile(name, `${item.reports.length} of ${item.totalSlices} axial slices scored in ${(item.ms / 1000).toFixed(2)} s; ${flagged} above the threshold`, 'scored');
-  expose(document.body, { volumeMs: item.ms });
+  expose(document.body, {
+    volumeMs: item.ms,
+    volumeShownMs: item.shownMs,
+    mapMs: done.mapMs,
+    workerWasmBytes: done.memory.wasmBytes,
+    workerHeapBytes: done.memory.heapBytes,
+  });
   setStatus(`Ready: ${state.engine.backend}. ${name}: ${item.reports.length} slices in ${(item.ms / 1000).toFixed(2)} s.`);
 }
 
@@ -272,6 +288,8 @@ function wireInputs() {
   };
   $('colormap-select').addEventListener('change', redraw);
   $('opacity').addEventListener('input', redraw);
+  $('viewer-threshold').addEventListener('input', setThreshold);
+  $('download-map').addEventListener('click', downloadMap);
   const volumeShown = () => (state.current?.item.kind === 'volume' ? state.current : null);
   $('rank-select').addEventListener('change', () => {
     const shown = volumeShown();

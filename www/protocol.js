@@ -12,7 +12,12 @@
 //                                                      totalSlices, axial, ms }
 //                                                  { id, type: 'volume-slices', start, reports }
 //                                                      (repeated, in order)
-//                                                  { id, type: 'volume-done', ms }
+//                                                  { id, type: 'volume-done', ms, anomalyMap,
+//                                                      mapMs, memory }
+//                                                      (anomalyMap: the scored slices' residuals
+//                                                      in the volume's grid, .nii.gz bytes;
+//                                                      memory: { wasmBytes, heapBytes } of the
+//                                                      model thread after the volume is freed)
 //   any request that fails                         { id, type: 'error', message }
 //
 // A report (src/web.rs, PageReport) holds only what the page draws: the scores and verdict, the
@@ -30,7 +35,7 @@ export const REPLIES = {
   image: ['report', 'ms'],
   'volume-open': ['sliceCount', 'totalSlices', 'axial', 'ms'],
   'volume-slices': ['start', 'reports'],
-  'volume-done': ['ms'],
+  'volume-done': ['ms', 'anomalyMap', 'mapMs', 'memory'],
   error: ['message'],
 };
 

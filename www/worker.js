@@ -10,6 +10,8 @@ import { checkReply, checkRequest, message } from './protocol.js';
 
 const modules = new Map();
 let scorer = null;
+/** The instance exports of the module the loaded model runs in. */
+let loadedExports = null;
 
 /** Sends a reply, checked against the protocol first (the page checks it again on arrival). */
 function reply(body, transfer = []) {
@@ -36,8 +38,9 @@ async function openModule(name) {
   if (!modules.has(name)) {
     try {
       const module = await import(`./pkg/${name}.js`);
-      await module.default();
-      modules.set(name, module);
+      // The instance's exports: its linear memory is what the volume-done reply measures.
+      const exports = await module.default();
+      modules.set(name, { module, exports });
     } catch (error) {
       throw new Error(`cannot start the WebAssembly module ${name}: ${message(error)}`);
     }
@@ -54,8 +57,9 @@ async function load({ backend, card, weights }) {
     throw new Error('this browser offers no WebGPU adapter: choose the CPU backend');
   }
   const name = gpuOffered ? 'lran_gpu' : 'lran_cpu';
-  const lran = await openModule(name);
+  const { module: lran, exports } = await openModule(name);
   const loaded = await lran.Scorer.load(card, weights, gpuOffered);
+  loadedExports = exports;
   const started = performance.now();
   await loaded.warm_up();
   const warmMs = performance.now() - started;
@@ -87,6 +91,7 @@ async function scoreVolume(id, { name, bytes, batch }) {
   requireModel(name);
   const started = performance.now();
   const volume = scorer.open_volume(name, bytes);
+  let freed = false;
   try {
     reply({
       id,
@@ -101,10 +106,30 @@ async function scoreVolume(id, { name, bytes, batch }) {
       const reports = await scorer.score_slices(volume, start, size);
       reply({ id, type: 'volume-slices', start, reports }, buffers(reports));
     }
-    reply({ id, type: 'volume-done', ms: performance.now() - started });
-  } finally {
+    const mapStarted = performance.now();
+    const anomalyMap = volume.anomaly_map_nifti();
+    const mapMs = performance.now() - mapStarted;
     volume.free();
+    freed = true;
+    reply(
+      { id, type: 'volume-done', ms: performance.now() - started, anomalyMap, mapMs, memory: memory() },
+      [anomalyMap.buffer],
+    );
+  } finally {
+    // Freed once, also when scoring failed.
+    if (!freed) volume.free();
   }
+}
+
+/** The model thread's memory: the WebAssembly module's linear memory and the JS heap. */
+function memory() {
+  // gc exists only where the browser was started to expose it (the browser test, to compare
+  // readings); elsewhere this reads the heap as it stands.
+  globalThis.gc?.();
+  return {
+    wasmBytes: loadedExports?.memory?.buffer.byteLength ?? 0,
+    heapBytes: performance.memory?.usedJSHeapSize ?? 0,
+  };
 }
 
 const handlers = {

@@ -498,73 +498,117 @@ impl NiftiSpec {
     }
 }
 
+/// Any number's bytes in the byte order `big_endian` says.
+macro_rules! ordered {
+    ($big_endian:expr, $value:expr) => {
+        if $big_endian {
+            ($value).to_be_bytes().to_vec()
+        } else {
+            ($value).to_le_bytes().to_vec()
+        }
+    };
+}
+
 /// Writes a single-file NIfTI-1 (`.nii`, uncompressed) holding `values` (in file order, first
 /// axis fastest) converted to the spec's datatype.
 pub fn encode_nifti(spec: &NiftiSpec, values: &[f64]) -> Vec<u8> {
-    let element = match spec.datatype {
-        2 | 256 => 1,
-        4 | 512 => 2,
-        8 | 16 | 768 => 4,
-        64 => 8,
-        other => panic!("encode_nifti: datatype {other} is not written"),
+    let element = element_bytes(spec.datatype)
+        .unwrap_or_else(|| panic!("encode_nifti: datatype {} is not written", spec.datatype));
+    let be = spec.big_endian;
+    let mut out = nifti_header(spec, element, values.len());
+    for &v in values {
+        out.extend(match spec.datatype {
+            2 => vec![v as u8],
+            256 => vec![v as i8 as u8],
+            4 => ordered!(be, v as i16),
+            512 => ordered!(be, v as u16),
+            8 => ordered!(be, v as i32),
+            768 => ordered!(be, v as u32),
+            16 => ordered!(be, v as f32),
+            _ => ordered!(be, v),
+        });
+    }
+    out
+}
+
+/// Bytes per voxel of the datatypes [`encode_nifti`] writes.
+fn element_bytes(datatype: i16) -> Option<usize> {
+    match datatype {
+        2 | 256 => Some(1),
+        4 | 512 => Some(2),
+        8 | 16 | 768 => Some(4),
+        64 => Some(8),
+        _ => None,
+    }
+}
+
+/// A float32 volume as a gzipped single-file NIfTI-1 (`.nii.gz`) that lines up with the file it
+/// was read from: the voxels in that file's order, its affine as the sform (what every viewer
+/// and nibabel place a volume by). The page's "Download anomaly map" writes this.
+pub fn encode_volume(volume: &Volume) -> Result<Vec<u8>> {
+    let file_dims = volume.file_dims();
+    if let Some(&too_large) = file_dims.iter().find(|&&d| d > i16::MAX as usize) {
+        return Err(LranError::data(
+            &volume.name,
+            format!("a dimension of {too_large} voxels does not fit a NIfTI-1 header"),
+        ));
+    }
+    let mut affine = [[0.0f32; 4]; 3];
+    for (row, stored) in affine.iter_mut().zip(&volume.affine) {
+        for (value, &v) in row.iter_mut().zip(stored) {
+            *value = v as f32;
+        }
+    }
+    let spec = NiftiSpec {
+        affine,
+        ..NiftiSpec::ras(file_dims, 16)
     };
+    let values = volume.file_order();
+    let mut out = nifti_header(&spec, 4, values.len());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    Ok(gzip(&out))
+}
+
+/// The 348-byte header, its 4-byte extension flag (none) and room for `voxels` voxels of
+/// `element` bytes.
+fn nifti_header(spec: &NiftiSpec, element: usize, voxels: usize) -> Vec<u8> {
     let mut out = vec![0u8; 352];
     let be = spec.big_endian;
-    // Any number in the spec's byte order.
-    macro_rules! ordered {
-        ($value:expr) => {
-            if be {
-                ($value).to_be_bytes().to_vec()
-            } else {
-                ($value).to_le_bytes().to_vec()
-            }
-        };
-    }
     let put = |out: &mut Vec<u8>, at: usize, bytes: Vec<u8>| {
         out[at..at + bytes.len()].copy_from_slice(&bytes)
     };
-    put(&mut out, 0, ordered!(348i32));
-    put(&mut out, 40, ordered!(spec.dims.len() as i16));
+    put(&mut out, 0, ordered!(be, 348i32));
+    put(&mut out, 40, ordered!(be, spec.dims.len() as i16));
     for (i, &d) in spec.dims.iter().enumerate() {
-        put(&mut out, 42 + 2 * i, ordered!(d as i16));
+        put(&mut out, 42 + 2 * i, ordered!(be, d as i16));
     }
     for i in spec.dims.len()..7 {
-        put(&mut out, 42 + 2 * i, ordered!(1i16));
+        put(&mut out, 42 + 2 * i, ordered!(be, 1i16));
     }
-    put(&mut out, 70, ordered!(spec.datatype));
-    put(&mut out, 72, ordered!((element * 8) as i16));
-    put(&mut out, 76, ordered!(1.0f32));
+    put(&mut out, 70, ordered!(be, spec.datatype));
+    put(&mut out, 72, ordered!(be, (element * 8) as i16));
+    put(&mut out, 76, ordered!(be, 1.0f32));
     for axis in 0..3 {
         let column = (0..3)
             .map(|r| spec.affine[r][axis].powi(2))
             .sum::<f32>()
             .sqrt();
-        put(&mut out, 80 + 4 * axis, ordered!(column));
+        put(&mut out, 80 + 4 * axis, ordered!(be, column));
     }
-    put(&mut out, 108, ordered!(352.0f32));
-    put(&mut out, 112, ordered!(spec.scl_slope));
-    put(&mut out, 116, ordered!(spec.scl_inter));
+    put(&mut out, 108, ordered!(be, 352.0f32));
+    put(&mut out, 112, ordered!(be, spec.scl_slope));
+    put(&mut out, 116, ordered!(be, spec.scl_inter));
     out[123] = 2; // xyzt_units: millimetres
-    put(&mut out, 254, ordered!(2i16)); // sform_code: aligned to an anatomical space
+    put(&mut out, 254, ordered!(be, 2i16)); // sform_code: aligned to an anatomical space
     for (row, at) in spec.affine.iter().zip([280, 296, 312]) {
         for (i, &v) in row.iter().enumerate() {
-            put(&mut out, at + 4 * i, ordered!(v));
+            put(&mut out, at + 4 * i, ordered!(be, v));
         }
     }
     out[344..348].copy_from_slice(b"n+1\0");
-    out.reserve(values.len() * element);
-    for &v in values {
-        out.extend(match spec.datatype {
-            2 => vec![v as u8],
-            256 => vec![v as i8 as u8],
-            4 => ordered!(v as i16),
-            512 => ordered!(v as u16),
-            8 => ordered!(v as i32),
-            768 => ordered!(v as u32),
-            16 => ordered!(v as f32),
-            _ => ordered!(v),
-        });
-    }
+    out.reserve(voxels * element);
     out
 }
 

@@ -163,6 +163,37 @@ impl Volume {
         }
     }
 
+    /// Sizes along the file's axes: the inverse of [`from_file_order`](Self::from_file_order)'s
+    /// reordering.
+    pub fn file_dims(&self) -> [usize; 3] {
+        self.orientation.world_axis.map(|world| self.dims[world])
+    }
+
+    /// The voxels in the file's order (first file axis fastest), as the file stored them:
+    /// written with this volume's affine, they land where it read them from.
+    pub fn file_order(&self) -> Vec<f32> {
+        let file_dims = self.file_dims();
+        let stride = [1, self.dims[0], self.dims[0] * self.dims[1]];
+        let mut values = Vec::with_capacity(self.data.len());
+        for k in 0..file_dims[2] {
+            for j in 0..file_dims[1] {
+                for i in 0..file_dims[0] {
+                    let mut source = 0;
+                    for (file_axis, coordinate) in [i, j, k].into_iter().enumerate() {
+                        let c = if self.orientation.reversed[file_axis] {
+                            file_dims[file_axis] - 1 - coordinate
+                        } else {
+                            coordinate
+                        };
+                        source += c * stride[self.orientation.world_axis[file_axis]];
+                    }
+                    values.push(self.data[source]);
+                }
+            }
+        }
+        values
+    }
+
     pub fn voxels(&self) -> usize {
         self.data.len()
     }
@@ -288,7 +319,7 @@ mod tests {
         let pls = Volume::from_file_order(
             "pls",
             file_dims,
-            pls_values,
+            pls_values.clone(),
             pls_affine,
             orientation_of(&pls_affine).unwrap(),
             "f32".into(),
@@ -303,5 +334,8 @@ mod tests {
         assert_eq!(slice[0], value(nx - 1, ny - 1, 1));
         assert_eq!(slice[nx * ny - 1], value(0, 0, 1));
         assert_eq!(pls.axial_slice(1), slice);
+        // And back: the file's order and dimensions, as it stored them.
+        assert_eq!(pls.file_dims(), file_dims);
+        assert_eq!(pls.file_order(), pls_values);
     }
 }

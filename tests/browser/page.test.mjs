@@ -7,8 +7,9 @@
 // fixtures.json (written by browser.rs):
 //   mnistModel, brainModel: model names
 //   good: [file], bad: [{ file, expect }]         images for the MNIST model
-//   volume: { file, sliceCount, tumour: [axial], native: { latent_score: [axial], pixel_score: [axial] } }
-//           (native: every kept slice from the most to the least anomalous, by each score)
+//   volume: { file, sliceCount, dims, tumour: [axial], native: { latent_score: [axial], pixel_score: [axial] } }
+//           (native: every kept slice from the most to the least anomalous, by each score;
+//           dims: the volume's canonical RAS dimensions)
 //   badVolumes: [{ file, expect }]                 NIfTI files the brain model must refuse
 //   many: { files: [file], bad: [{ file, expect }] } one drop of twenty files
 
@@ -39,6 +40,9 @@ const context = await chromium.launchPersistentContext(userDataDir, {
     '--disable-component-update',
     '--no-first-run',
     '--enable-unsafe-webgpu',
+    // Memory readings that can be compared: exact heap sizes, and gc() to collect first.
+    '--enable-precise-memory-info',
+    '--js-flags=--expose-gc',
   ],
 });
 context.setDefaultTimeout(TIMEOUT);
@@ -57,6 +61,9 @@ async function openPage(query, setup) {
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   page.on('request', (r) => requests.push(r.url()));
+  const responses = [];
+  page.on('response', (r) => responses.push(r));
+  page.__responses = responses;
   if (setup) await setup(page);
   await page.goto(`${siteUrl}${query}`);
   await page.waitForFunction(() => ['loaded', 'failed'].includes(document.body.dataset.model));
@@ -188,7 +195,9 @@ async function scoreVolume(page, label) {
   const v = fixtures.volume;
   const requestsBefore = page.__requests.length;
   await upload(page, v.file);
-  const requestsWhileScoring = page.__requests.slice(requestsBefore);
+  // The viewer's module is the site's own code, fetched once with the first volume; nothing
+  // else may be requested.
+  const requestsWhileScoring = page.__requests.slice(requestsBefore).filter((u) => !u.endsWith('/www/pkg/vendor/niivue.js'));
   const s = await shown(page);
   const vs = await volumeState(page);
   const name = v.file.split('/').pop();
@@ -228,19 +237,121 @@ async function scoreVolume(page, label) {
   await page.locator('#ranking button').nth(2).click();
   const third = await shown(page);
   check(Number(third.slice) === vs.ranking[2], `${label}: the third ranking button shows slice ${third.slice}, not ${vs.ranking[2]}`);
+  const viewer = await checkViewer(page, label, vs.ranking[2]);
   await page.$eval('#slice-slider', (slider) => {
     slider.value = '0';
     slider.dispatchEvent(new Event('input'));
   });
   const first = await shown(page);
   check(Number(first.slice) === Math.min(...v.native.latent_score), `${label}: the slider at 0 shows slice ${first.slice}`);
-  return { ms: vs.ms, slices: vs.sliceCount, rankings, requestsWhileScoring };
+  return { ms: vs.ms, slices: vs.sliceCount, rankings, requestsWhileScoring, viewer };
+}
+
+async function viewerState(page) {
+  return page.evaluate(async () => {
+    const viewer = document.getElementById('viewer');
+    const { viewerPixels } = await import('./www/volume-viewer.js');
+    return {
+      visible: !viewer.hidden,
+      volumes: Number(viewer.dataset.volumes ?? 0),
+      dims: viewer.dataset.dims ?? null,
+      axial: Number(viewer.dataset.axial),
+      ms: Number(viewer.dataset.ms),
+      moduleMs: Number(viewer.dataset.moduleMs),
+      pixels: viewerPixels(),
+      shownMs: Number(document.body.dataset.volumeShownMs),
+      mapMs: Number(document.body.dataset.mapMs),
+    };
+  });
+}
+
+/**
+ * NiiVue shows the scan and the anomaly map in three planes and a render, its crosshair on the
+ * page's slice (`axial`); a click in the coronal plane moves the page to the nearest scored
+ * slice; the anomaly map downloads.
+ */
+async function checkViewer(page, label, axial) {
+  const v = fixtures.volume;
+  const vw = await viewerState(page);
+  const px = vw.pixels;
+  check(vw.visible && vw.volumes === 2, `${label}: the viewer does not show the scan and the map (${JSON.stringify(vw)})`);
+  check(vw.dims === v.dims.join('x'), `${label}: the viewer's volume is ${vw.dims}, the file ${v.dims.join('x')}`);
+  const planes = new Set((px?.panes ?? []).map((p) => p.axCorSag));
+  check([0, 1, 2].every((p) => planes.has(p)) && px.panes.length >= 4,
+    `${label}: the viewer lacks a plane or the render (${JSON.stringify(px?.panes)})`);
+  check(px && px.inked > 0.15 * px.width * px.height, `${label}: the viewer is nearly blank (${px?.inked} of ${px?.width}×${px?.height} pixels inked)`);
+  check(px && px.coloured > 100, `${label}: the anomaly overlay is not drawn (${px?.coloured} overlay-coloured pixels)`);
+  check(vw.axial === axial && Math.floor(px.crosshair[2] * v.dims[2]) === axial,
+    `${label}: the viewer's crosshair is at axial ${Math.floor(px.crosshair[2] * v.dims[2])} (${vw.axial}), the page shows ${axial}`);
+  // A click a quarter of the way down the coronal plane: a higher slice than the middle.
+  const coronal = px.panes.find((p) => p.axCorSag === 1);
+  await page.locator('#viewer-canvas').scrollIntoViewIfNeeded();
+  const box = await page.locator('#viewer-canvas').boundingBox();
+  const scale = box.width / px.width;
+  const [l, t, w, h] = coronal.ltwh;
+  await page.mouse.click(box.x + (l + w / 2) * scale, box.y + (t + h / 4) * scale);
+  // Software WebGL (SwiftShader) draws a frame in a good fraction of a second: wait for it.
+  await page.waitForFunction((before) => Number(document.getElementById('viewer').dataset.axial) !== before, axial, { timeout: 20_000 })
+    .catch(() => {});
+  const after = await viewerState(page);
+  const clickedAxial = Math.floor(after.pixels.crosshair[2] * v.dims[2]);
+  const kept = v.native.latent_score;
+  const nearest = kept.reduce((best, a) => (Math.abs(a - clickedAxial) < Math.abs(best - clickedAxial) ? a : best), kept[0]);
+  const s = await shown(page);
+  check(Number(s.slice) === nearest && clickedAxial !== axial,
+    `${label}: a click in the coronal plane moved the crosshair to axial ${clickedAxial}; the page shows slice ${s.slice}, not the nearest scored ${nearest}`);
+  // The download: the anomaly map as .nii.gz (browser.rs reads it back).
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-map')]);
+  const saved = join(fixturesDir, `anomaly-map-${label.replace(/\W+/g, '-')}.nii.gz`);
+  await download.saveAs(saved);
+  check(download.suggestedFilename() === `${v.file.split('/').pop().replace(/\.nii(\.gz)?$/, '')}-anomaly-map.nii.gz`,
+    `${label}: the download is named ${download.suggestedFilename()}`);
+  return { ms: vw.ms, moduleMs: vw.moduleMs, shownMs: vw.shownMs, mapMs: vw.mapMs, inked: px.inked, coloured: px.coloured, download: saved, clickedAxial, panes: px.panes };
+}
+
+/** The page's and the model thread's memory, after garbage collection where gc() is exposed. */
+async function memory(page) {
+  return page.evaluate(() => {
+    globalThis.gc?.();
+    return {
+      pageHeapBytes: performance.memory?.usedJSHeapSize ?? 0,
+      workerWasmBytes: Number(document.body.dataset.workerWasmBytes),
+      workerHeapBytes: Number(document.body.dataset.workerHeapBytes),
+    };
+  });
+}
+
+/** The volume dropped `count` times in a row: memory after each must stay flat. */
+async function volumesInARow(page, label, count) {
+  const readings = [];
+  for (let i = 0; i < count; i++) {
+    await upload(page, fixtures.volume.file);
+    const s = await shown(page);
+    check(s.error === null, `${label}: volume ${i + 1} of ${count} showed an error: ${s.error}`);
+    readings.push({ ...(await memory(page)), shownMs: Number(await page.evaluate(() => document.body.dataset.volumeShownMs)) });
+  }
+  // After the first two (caches, kernels, the viewer's module), nothing may grow: the wasm
+  // memory never shrinks, so a leak of a volume (tens of MB) shows at once. The heaps swing
+  // from one reading to the next by what the last volume left for collection, so their
+  // highest readings are compared: drops 3–5 against drops 8–10 (a volume leaked per drop
+  // would add five volumes' worth).
+  const MB = 1 << 20;
+  const peak = (from, to, key) => Math.max(...readings.slice(from, to).map((r) => r[key]));
+  const early = (key) => peak(2, 5, key);
+  const late = (key) => peak(count - 3, count, key);
+  check(late('workerWasmBytes') <= early('workerWasmBytes'),
+    `${label}: the model thread's wasm memory grew from ${early('workerWasmBytes')} to ${late('workerWasmBytes')} bytes over ${count} volumes`);
+  check(late('pageHeapBytes') <= early('pageHeapBytes') + 8 * MB,
+    `${label}: the page's heap grew from ${early('pageHeapBytes')} to ${late('pageHeapBytes')} bytes (peaks) over ${count} volumes`);
+  check(late('workerHeapBytes') <= early('workerHeapBytes') + 8 * MB,
+    `${label}: the model thread's heap grew from ${early('workerHeapBytes')} to ${late('workerHeapBytes')} bytes (peaks) over ${count} volumes`);
+  return readings;
 }
 
 try {
   // MNIST: images on WebGPU and on the forced CPU path, against the native scorer.
   for (const [label, backend] of [['webgpu', 'auto'], ['cpu', 'cpu']]) {
-    const { page, log } = await openPage(`?model=${fixtures.mnistModel}&backend=${backend}`);
+    const { page, log, requests } = await openPage(`?model=${fixtures.mnistModel}&backend=${backend}`);
     const st = await state(page);
     if (st.model !== 'loaded') {
       problems.push(`${label}: the MNIST model did not load: ${st.error} (console: ${log.join(' | ')})`);
@@ -253,7 +364,11 @@ try {
     const refused = await refusedOneByOne(page, label, fixtures.bad, fixtures.good[0]);
     const sample = await scoreSample(page, label);
     check(!log.some((line) => /panicked|pageerror|RuntimeError/.test(line)), `${label}: console shows a failure: ${log.join(' | ')}`);
-    output.pages[label] = { ...st, ...good, refused, sample, console: log };
+    // Images alone never fetch the volume viewer; what the visit downloaded, in bytes.
+    check(!requests.some((u) => u.includes('niivue')), `${label}: a visit without a volume fetched NiiVue`);
+    const downloaded = (await Promise.all(page.__responses.map(async (r) => (await r.body().catch(() => Buffer.alloc(0))).length)))
+      .reduce((a, b) => a + b, 0);
+    output.pages[label] = { ...st, ...good, refused, sample, console: log, downloadedBytes: downloaded, requests: requests.length };
     await page.close();
   }
 
@@ -279,6 +394,7 @@ try {
     }
     check(!log.some((line) => /panicked|pageerror|RuntimeError/.test(line)), `${label} volume: console shows a failure: ${log.join(' | ')}`);
     output.volumes[label] = { backend: st.status, ...volume };
+    if (label === 'cpu') output.volumes.inARow = await volumesInARow(page, `${label} volumes`, 10);
     if (label === 'webgpu') {
       // Bad volumes one by one, each followed by a good slice; then twenty files in one drop.
       output.volumes.refused = await refusedOneByOne(page, 'brain', fixtures.badVolumes, fixtures.many.files[0]);

@@ -24,8 +24,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use lran::burn::tensor::Device;
-use lran::data::brain::{BrainCase, MaskRule, SliceLabel, slice_case, slice_upload};
-use lran::data::nifti::{NiftiSpec, encode_nifti, gzip};
+use lran::data::brain::{BrainCase, MaskRule, SliceLabel, anomaly_map, open_upload, slice_case};
+use lran::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, gzip, read_nifti};
 use lran::preprocess::{decode_image, image_to_input};
 use lran::scorer::{ImageReport, ScoringModel};
 
@@ -176,9 +176,16 @@ fn volume_fixture(case: &Path, brain: &ScoringModel, dir: &Path) -> serde_json::
     let t1 = case.join("t1.nii.gz");
     let bytes = std::fs::read(&t1).unwrap();
     let input = brain.card.brain_input.as_ref().expect("a brain model");
-    let sliced = slice_upload("t1.nii.gz", &bytes, input).unwrap();
+    let upload = open_upload("t1.nii.gz", &bytes, input).unwrap();
+    let sliced = &upload.sliced;
     let inputs: Vec<f32> = sliced.slices.iter().flat_map(|s| s.input.clone()).collect();
     let reports = brain.report_batch(&inputs).unwrap();
+    // The anomaly map the page must offer for download, made here from the native residuals.
+    let residuals: Vec<Option<Vec<f32>>> =
+        reports.iter().map(|r| Some(r.residual.clone())).collect();
+    let map = anomaly_map(&upload, &residuals).unwrap();
+    let raw: Vec<u8> = map.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(dir.join("native-anomaly-map.f32"), raw).unwrap();
     // The command line cuts and scores the volume the same way, slice for slice.
     let cli = cli_scores(dir, BRAIN_MODEL, std::slice::from_ref(&t1));
     assert_eq!(cli["rows"].as_array().unwrap().len(), sliced.slices.len());
@@ -216,6 +223,7 @@ fn volume_fixture(case: &Path, brain: &ScoringModel, dir: &Path) -> serde_json::
     serde_json::json!({
         "file": t1,
         "sliceCount": sliced.slices.len(),
+        "dims": upload.volume.dims,
         "native": {
             "latent_score": ranking(|r| r.latent_score),
             "pixel_score": ranking(|r| r.pixel_score),
@@ -432,6 +440,8 @@ fn the_page_scores_uploads_like_the_native_scorer() {
         "www/results.js",
         "www/pkg/results/data.json",
         "www/pkg/vendor/uPlot.iife.min.js",
+        "www/pkg/vendor/niivue.js",
+        "www/volume-viewer.js",
     ] {
         assert!(site.join(file).is_file(), "dist/ lacks {file}");
     }
@@ -532,6 +542,9 @@ fn the_page_scores_uploads_like_the_native_scorer() {
                 volume["backend"], volume["slices"], volume["ms"], volume["rankings"]
             );
         }
+    }
+    if let Some(case) = tcga_case() {
+        downloaded_maps_line_up(&case, &dir, &shown);
     }
     if let Some(path) = std::env::var_os("LRAN_BROWSER_TIMINGS") {
         write_timings(Path::new(&path), &site, &shown);
@@ -704,6 +717,63 @@ fn results_page(root: &Path, site: &Path, url: &str, driver: &Path, dir: &Path) 
     );
 }
 
+/// The anomaly map each path downloaded reads back with our reader on the upload's grid (its
+/// file dimensions, orientation and affine) and holds the native scorer's residuals there.
+fn downloaded_maps_line_up(case: &Path, dir: &Path, shown: &serde_json::Value) {
+    let upload = common::brain::read_volume(case, "t1.nii.gz");
+    let native: Vec<f32> = std::fs::read(dir.join("native-anomaly-map.f32"))
+        .unwrap()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    for backend in ["webgpu", "cpu"] {
+        let path = shown["volumes"][backend]["viewer"]["download"]
+            .as_str()
+            .unwrap_or_else(|| panic!("the {backend} page downloaded no anomaly map"));
+        let bytes = std::fs::read(path).unwrap();
+        let map = read_nifti(path, &bytes, VolumeChoice::OnlyVolume).unwrap();
+        assert_eq!(
+            map.source_dims, upload.source_dims,
+            "{backend}: file dimensions"
+        );
+        assert_eq!(map.dims, upload.dims, "{backend}");
+        assert_eq!(map.orientation, upload.orientation, "{backend}");
+        for (a, b) in map
+            .affine
+            .iter()
+            .flatten()
+            .zip(upload.affine.iter().flatten())
+        {
+            assert!(
+                (a - b).abs() < 1e-4,
+                "{backend}: affine {:?} vs {:?}",
+                map.affine,
+                upload.affine
+            );
+        }
+        assert_eq!(map.data.len(), native.len());
+        let (mut worst, mut sum) = (0.0f32, 0.0f64);
+        for (page, native) in map.data.iter().zip(&native) {
+            let difference = (page - native).abs();
+            worst = worst.max(difference);
+            sum += difference as f64;
+        }
+        let mean = sum / native.len() as f64;
+        let nonzero = map.data.iter().filter(|&&v| v > 0.0).count();
+        assert!(
+            nonzero > 100_000,
+            "{backend}: the map is nearly empty ({nonzero} voxels)"
+        );
+        assert!(
+            worst < 0.05 && mean < 1e-3,
+            "{backend}: the downloaded map differs from the native one (worst {worst}, mean {mean})"
+        );
+        eprintln!(
+            "{backend}: the downloaded anomaly map matches the native one (worst difference {worst:.2e}, {nonzero} voxels non-zero)"
+        );
+    }
+}
+
 /// `LRAN_BROWSER_TIMINGS=FILE`: what this run measured in the browser (the real TCGA-DU-7294
 /// volume scored on each path, the warm per-image times), with the build it measured
 /// (`www/pkg/build.json`: commit, profiles, module sizes). The builds are `dist --quick`'s, so the
@@ -718,7 +788,11 @@ fn write_timings(path: &Path, site: &Path, shown: &serde_json::Value) {
             "volume_backend": volume["backend"],
             "volume_slices": volume["slices"],
             "volume_ms": volume["ms"],
+            "volume_shown_in_viewer_ms": volume["viewer"]["shownMs"],
+            "anomaly_map_ms": volume["viewer"]["mapMs"],
+            "viewer_load_ms": volume["viewer"]["ms"],
             "warm_ms_per_image": shown["pages"][backend]["warm_ms"],
+            "page_without_volume_bytes": shown["pages"][backend]["downloadedBytes"],
         })
     };
     let timings = serde_json::json!({
@@ -732,6 +806,7 @@ fn write_timings(path: &Path, site: &Path, shown: &serde_json::Value) {
         "build": build,
         "webgpu": per_backend("webgpu"),
         "cpu": per_backend("cpu"),
+        "cpu_ten_volumes_in_a_row": shown["volumes"]["inARow"],
     });
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).unwrap();

@@ -17,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+mod anomaly_map;
 mod geometry;
 mod image;
 #[cfg(test)]
@@ -25,6 +26,8 @@ mod tests;
 pub use image::{
     ImageSlice, MAX_RIM_DIP, MAX_SATURATED_FRACTION, MIN_BACKGROUND_FRACTION, slice_image,
 };
+
+pub use anomaly_map::anomaly_map;
 
 use geometry::resample;
 
@@ -213,6 +216,22 @@ pub const MAX_NONZERO_FRACTION: f64 = 0.95;
 /// several contrasts, 4D series, images or thin slabs, volumes without a background, volumes
 /// without a slice holding enough brain.
 pub fn slice_upload(name: &str, bytes: &[u8], input: &BrainInput) -> Result<SlicedCase> {
+    open_upload(name, bytes, input).map(|upload| upload.sliced)
+}
+
+/// An uploaded volume, its brain mask and its slices: what the page keeps to put the slices'
+/// residuals back into the volume's grid ([`anomaly_map`]).
+#[derive(Debug, Clone)]
+pub struct UploadedCase {
+    /// The volume as read (canonical RAS order, the file's affine).
+    pub volume: Volume,
+    /// Per voxel of `volume`: brain, by the rule the slices were cut with.
+    pub brain: Vec<bool>,
+    pub sliced: SlicedCase,
+}
+
+/// [`slice_upload`], keeping the volume and its brain mask.
+pub fn open_upload(name: &str, bytes: &[u8], input: &BrainInput) -> Result<UploadedCase> {
     if input.modalities.len() != 1 {
         return Err(LranError::data(
             name,
@@ -252,24 +271,68 @@ pub fn slice_upload(name: &str, bytes: &[u8], input: &BrainInput) -> Result<Slic
             ));
         }
     }
-    let case = BrainCase {
+    let mut case = BrainCase {
         name: name.to_string(),
         modalities: vec![volume],
         mask: None,
         segmentation: None,
     };
-    let sliced = slice_case(&case, rule, &input.slices)?;
+    let (sliced, brain) = slice_case_keeping_mask(&case, rule, &input.slices)?;
     if sliced.slices.is_empty() {
         return Err(LranError::data(
             name,
             "no axial slice holds enough brain to score (is this a brain MRI?)",
         ));
     }
-    Ok(sliced)
+    let volume = case.modalities.pop().expect("the one uploaded volume");
+    Ok(UploadedCase {
+        volume,
+        brain,
+        sliced,
+    })
+}
+
+/// Index into a canonical volume of `dims` of the pixel at `row`, `column` of axial slice `z`
+/// in the radiological view: row 0 is the most anterior, column 0 the patient's rightmost voxel.
+pub(crate) fn radiological_index(dims: [usize; 3], z: usize, row: usize, column: usize) -> usize {
+    let [nx, ny, _] = dims;
+    (nx - 1 - column) + nx * (ny - 1 - row) + nx * ny * z
+}
+
+/// Per voxel of the case's first modality: brain, by `rule`.
+fn brain_mask(case: &BrainCase, first: &Volume, rule: MaskRule) -> Result<Vec<bool>> {
+    Ok(match rule {
+        MaskRule::Given => {
+            let mask = case.mask.as_ref().ok_or_else(|| {
+                LranError::data(
+                    &case.name,
+                    "the mask rule is 'given' but the case has no mask file",
+                )
+            })?;
+            mask.data.iter().map(|&v| v > 0.0).collect()
+        }
+        MaskRule::NonZero => first.data.iter().map(|&v| v != 0.0).collect(),
+        MaskRule::Threshold(fraction) => {
+            let mut sorted = first.data.clone();
+            sorted.sort_by(f32::total_cmp);
+            let p99 = sorted[((sorted.len() - 1) as f64 * 0.99) as usize];
+            let cut = fraction * p99;
+            first.data.iter().map(|&v| v > cut).collect()
+        }
+    })
 }
 
 /// Cuts a case into labelled model-sized slices.
 pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Result<SlicedCase> {
+    slice_case_keeping_mask(case, rule, config).map(|(sliced, _)| sliced)
+}
+
+/// [`slice_case`], also returning the brain mask (per voxel of the first modality).
+fn slice_case_keeping_mask(
+    case: &BrainCase,
+    rule: MaskRule,
+    config: &SliceConfig,
+) -> Result<(SlicedCase, Vec<bool>)> {
     config.validate()?;
     let first = case
         .modalities
@@ -323,25 +386,7 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
         check_grid(segmentation, "segmentation")?;
     }
 
-    let brain: Vec<bool> = match rule {
-        MaskRule::Given => {
-            let mask = case.mask.as_ref().ok_or_else(|| {
-                LranError::data(
-                    &case.name,
-                    "the mask rule is 'given' but the case has no mask file",
-                )
-            })?;
-            mask.data.iter().map(|&v| v > 0.0).collect()
-        }
-        MaskRule::NonZero => first.data.iter().map(|&v| v != 0.0).collect(),
-        MaskRule::Threshold(fraction) => {
-            let mut sorted = first.data.clone();
-            sorted.sort_by(f32::total_cmp);
-            let p99 = sorted[((sorted.len() - 1) as f64 * 0.99) as usize];
-            let cut = fraction * p99;
-            first.data.iter().map(|&v| v > cut).collect()
-        }
-    };
+    let brain = brain_mask(case, first, rule)?;
     let brain_voxels = brain.iter().filter(|&&b| b).count();
     if brain_voxels == 0 {
         return Err(LranError::data(
@@ -376,9 +421,8 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
     // Slice images in radiological orientation: rows = ny (anterior first), columns = nx.
     let [nx, ny, nz] = dims;
     let plane = nx * ny;
-    let radiological = |z: usize, row: usize, column: usize| -> usize {
-        (nx - 1 - column) + nx * (ny - 1 - row) + plane * z
-    };
+    let radiological =
+        |z: usize, row: usize, column: usize| radiological_index(dims, z, row, column);
     let areas: Vec<usize> = (0..nz)
         .map(|z| {
             brain[z * plane..(z + 1) * plane]
@@ -510,7 +554,7 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
             brain_fraction: areas[z] as f32 / largest as f32,
         });
     }
-    Ok(SlicedCase {
+    let sliced = SlicedCase {
         name: case.name.clone(),
         channels: case.modalities.len(),
         size,
@@ -519,7 +563,8 @@ pub fn slice_case(case: &BrainCase, rule: MaskRule, config: &SliceConfig) -> Res
         brain_voxels,
         brain_mean_std,
         crop,
-    })
+    };
+    Ok((sliced, brain))
 }
 
 /// Axial slice `z` of `volume` (canonical, inferior → superior), kept where `mask` is positive
@@ -539,7 +584,7 @@ pub fn axial_picture(volume: &Volume, mask: Option<&Volume>, z: usize) -> (Vec<u
     let mut pixels = Vec::with_capacity(nx * ny);
     for row in 0..ny {
         for column in 0..nx {
-            let at = (nx - 1 - column) + nx * (ny - 1 - row) + nx * ny * z;
+            let at = radiological_index(volume.dims, z, row, column);
             let kept = mask.is_none_or(|m| m.data.get(at).is_some_and(|&v| v > 0.0));
             let value = if kept {
                 volume.data[at] / white * 255.0

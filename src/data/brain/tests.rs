@@ -179,3 +179,147 @@ fn resampling_averages_and_pads() {
     let out = resample(&checker, 8, 8, [0.0, 0.0, 8.0, 8.0], 2, 0.0);
     assert!(out.iter().all(|v| (v - 0.5).abs() < 1e-6), "{out:?}");
 }
+
+/// The phantom as an upload: the volume, its non-zero brain and its slices at `size`.
+fn uploaded(case: BrainCase, size: usize) -> UploadedCase {
+    let (sliced, brain) =
+        slice_case_keeping_mask(&case, MaskRule::NonZero, &SliceConfig::new(size)).unwrap();
+    UploadedCase {
+        volume: case.modalities.into_iter().next().unwrap(),
+        brain,
+        sliced,
+    }
+}
+
+#[test]
+fn a_constant_residual_fills_the_scored_brain_and_nothing_else() {
+    let upload = uploaded(phantom(false), 16);
+    let kept = upload.sliced.slices.len();
+    // Every kept slice but the first scored.
+    let residuals: Vec<Option<Vec<f32>>> = (0..kept)
+        .map(|k| (k > 0).then(|| vec![0.25; 16 * 16]))
+        .collect();
+    let map = anomaly_map(&upload, &residuals).unwrap();
+    assert_eq!(map.dims, upload.volume.dims);
+    assert_eq!(map.affine, upload.volume.affine);
+    let scored: Vec<usize> = upload.sliced.slices[1..].iter().map(|s| s.index).collect();
+    let plane = 40 * 48;
+    for (i, &value) in map.data.iter().enumerate() {
+        let expected = if upload.brain[i] && scored.contains(&(i / plane)) {
+            0.25
+        } else {
+            0.0
+        };
+        assert!((value - expected).abs() < 1e-6, "voxel {i}: {value}");
+    }
+    assert!(map.data.iter().filter(|&&v| v > 0.0).count() > 1000);
+}
+
+#[test]
+fn the_map_keeps_the_slices_orientation() {
+    // Residual 1 on the model image's left half (the patient's right, large x) and, in a
+    // second map, on its top half (anterior, large y).
+    let upload = uploaded(phantom(false), 32);
+    let kept = upload.sliced.slices.len();
+    let half = |left: bool| -> Vec<Option<Vec<f32>>> {
+        let map: Vec<f32> = (0..32 * 32)
+            .map(|i| {
+                let (row, column) = (i / 32, i % 32);
+                let hot = if left { column < 16 } else { row < 16 };
+                if hot { 1.0 } else { 0.0 }
+            })
+            .collect();
+        vec![Some(map); kept]
+    };
+    let centre = upload.sliced.slices[kept / 2].index;
+    let right = anomaly_map(&upload, &half(true)).unwrap();
+    let anterior = anomaly_map(&upload, &half(false)).unwrap();
+    // The brain is centred on x = 20, y = 24; four voxels either side are well inside.
+    assert_eq!(right.at(24, 24, centre), 1.0);
+    assert_eq!(right.at(16, 24, centre), 0.0);
+    assert_eq!(anterior.at(20, 28, centre), 1.0);
+    assert_eq!(anterior.at(20, 20, centre), 0.0);
+}
+
+#[test]
+fn the_written_map_reads_back_on_the_uploads_grid() {
+    use crate::data::nifti::{NiftiSpec, VolumeChoice, encode_nifti, encode_volume, read_nifti};
+    // The phantom stored as DICOM tools store it (LPS), with anisotropic voxels and an offset.
+    let ras = phantom(false).modalities.remove(0);
+    let [nx, ny, nz] = ras.dims;
+    let mut file_values = Vec::with_capacity(nx * ny * nz);
+    for k in 0..nz {
+        for j in 0..ny {
+            for i in 0..nx {
+                file_values.push(ras.at(nx - 1 - i, ny - 1 - j, k) as f64);
+            }
+        }
+    }
+    let spec = NiftiSpec {
+        affine: [
+            [-1.2, 0.0, 0.0, 30.0],
+            [0.0, -1.0, 0.0, 20.0],
+            [0.0, 0.0, 2.0, -40.0],
+        ],
+        ..NiftiSpec::ras([nx, ny, nz], 16)
+    };
+    let bytes = encode_nifti(&spec, &file_values);
+    let input = BrainInput {
+        modalities: vec!["t1".into()],
+        slices: SliceConfig::new(16),
+        mask_rule: None,
+    };
+    let upload = open_upload("lps.nii", &bytes, &input).unwrap();
+    assert_eq!(upload.volume.orientation.code(), "LPS");
+    let residuals: Vec<Option<Vec<f32>>> = upload
+        .sliced
+        .slices
+        .iter()
+        .enumerate()
+        .map(|(k, _)| Some((0..256).map(|i| (i + k) as f32 / 300.0).collect()))
+        .collect();
+    let map = anomaly_map(&upload, &residuals).unwrap();
+    let written = encode_volume(&map).unwrap();
+    let back = read_nifti("map.nii.gz", &written, VolumeChoice::OnlyVolume).unwrap();
+    assert_eq!(back.source_dims, vec![nx, ny, nz]);
+    assert_eq!(back.dims, upload.volume.dims);
+    assert_eq!(back.orientation, upload.volume.orientation);
+    for (a, b) in back
+        .affine
+        .iter()
+        .flatten()
+        .zip(upload.volume.affine.iter().flatten())
+    {
+        assert!(
+            (a - b).abs() < 1e-5,
+            "{:?} vs {:?}",
+            back.affine,
+            upload.volume.affine
+        );
+    }
+    assert_eq!(back.data, map.data);
+    // The map is non-zero exactly where the upload's brain is.
+    let nonzero: Vec<bool> = back.data.iter().map(|&v| v > 0.0).collect();
+    let kept: Vec<usize> = upload.sliced.slices.iter().map(|s| s.index).collect();
+    let plane = nx * ny;
+    let expected: Vec<bool> = (0..back.voxels())
+        .map(|i| upload.brain[i] && kept.contains(&(i / plane)))
+        .collect();
+    assert_eq!(nonzero, expected);
+}
+
+#[test]
+fn residuals_of_the_wrong_shape_are_refused() {
+    let upload = uploaded(phantom(false), 16);
+    let kept = upload.sliced.slices.len();
+    let message = |residuals: Vec<Option<Vec<f32>>>| {
+        anomaly_map(&upload, &residuals).unwrap_err().to_string()
+    };
+    assert!(message(vec![None; kept - 1]).contains("residual maps were given"));
+    let mut short = vec![None; kept];
+    short[3] = Some(vec![0.0; 15 * 16]);
+    assert!(message(short).contains("not 16×16"));
+    let mut nan = vec![None; kept];
+    nan[2] = Some(vec![f32::NAN; 16 * 16]);
+    assert!(message(nan).contains("non-finite"));
+}

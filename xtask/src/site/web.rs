@@ -104,6 +104,8 @@ pub struct BuildInfo {
     pub wasm_bindgen: String,
     pub modules: Vec<ModuleInfo>,
     pub built_unix: u64,
+    /// Whether `pkg/vendor/niivue.js` was bundled: the page shows volumes in NiiVue only then.
+    pub viewer: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -237,6 +239,7 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
             js_bytes: std::fs::metadata(pkg.join(format!("{}.js", module.name)))?.len(),
         });
     }
+    let viewer = vendor_niivue(root, &pkg)?;
     let info = BuildInfo {
         commit: commit(),
         target: TARGET.into(),
@@ -244,6 +247,7 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
         wasm_bindgen: version,
         modules,
         built_unix: now_unix(),
+        viewer,
     };
     write_json(&pkg.join("build.json"), &info)?;
     let models = write_model_list(root, &pkg)?;
@@ -272,6 +276,9 @@ pub fn build(root: &Path, args: &WebArgs) -> Result<BuildInfo> {
             " (no charts: npm could not install uPlot for xtask/package.json)"
         }
     );
+    if !viewer {
+        eprintln!("no volume viewer: npm could not install NiiVue for xtask/package.json");
+    }
     eprintln!(
         "models: {}",
         models
@@ -538,7 +545,7 @@ fn node_tools(root: &Path) -> bool {
 }
 
 /// `xtask/package.json`'s packages.
-const NODE_TOOLS: [&str; 2] = ["binaryen", "uplot"];
+const NODE_TOOLS: [&str; 4] = ["binaryen", "uplot", "esbuild", "@niivue/niivue"];
 
 /// uPlot's script and style sheet into `pkg/vendor/` (the site's Content-Security-Policy allows
 /// no CDN); false, with the page drawing no charts, where npm cannot install it.
@@ -558,6 +565,58 @@ fn vendor_uplot(root: &Path, pkg: &Path) -> Result<bool> {
         vendor.join("uPlot-LICENSE"),
     )
     .context("cannot copy uPlot's licence")?;
+    Ok(true)
+}
+
+/// NiiVue, bundled by esbuild with its dependencies into one ES module, `pkg/vendor/niivue.js`,
+/// that the page imports only when a volume is dropped (its npm build imports bare package
+/// names, which a browser cannot resolve without a bundler or an inline import map, and the
+/// Content-Security-Policy allows neither inline scripts nor CDNs); false, with volumes shown
+/// one slice at a time, where npm cannot install it.
+fn vendor_niivue(root: &Path, pkg: &Path) -> Result<bool> {
+    if !node_tools(root) {
+        return Ok(false);
+    }
+    let tools = root.join("xtask");
+    let vendor = pkg.join("vendor");
+    std::fs::create_dir_all(&vendor)?;
+    let mut esbuild = Command::new(tools.join("node_modules/.bin/esbuild"))
+        .current_dir(&tools)
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--minify",
+            "--legal-comments=none",
+        ])
+        .arg("--log-level=warning")
+        .arg(format!("--outfile={}", vendor.join("niivue.js").display()))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run esbuild (xtask/node_modules/.bin/esbuild)")?;
+    esbuild
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(b"export { Niivue, SLICE_TYPE, SHOW_RENDER } from '@niivue/niivue';\n")?;
+    let status = esbuild.wait()?;
+    anyhow::ensure!(
+        status.success(),
+        "esbuild could not bundle NiiVue ({status})"
+    );
+    // The npm package ships no licence file: its package.json names the licence.
+    let package: serde_json::Value =
+        read_json(&tools.join("node_modules/@niivue/niivue/package.json"))?;
+    let field = |name: &str| package[name].as_str().unwrap_or("?").to_string();
+    std::fs::write(
+        vendor.join("niivue-NOTICE.txt"),
+        format!(
+            "niivue.js bundles {} {} ({} licence, by the {}; https://github.com/niivue/niivue) with its npm dependencies, each under its own licence (xtask/package-lock.json lists them).\n",
+            field("name"),
+            field("version"),
+            field("license"),
+            field("author"),
+        ),
+    )?;
     Ok(true)
 }
 

@@ -1,0 +1,173 @@
+// The newest scored volume in NiiVue (the field's in-browser viewer): axial, coronal and sagittal
+// planes and a render, the anomaly map (the slices' residuals put back into the volume's own
+// grid by the Rust code in the model thread) as a thresholded overlay with its colour bar, and
+// the crosshair tied to the page's slice: picking a slice in the ranking, the plot or the slider
+// moves the crosshair there, and moving the crosshair off the slice in the viewer shows the
+// nearest scored slice. NiiVue (pkg/vendor/niivue.js, bundled by `cargo xtask web`) is imported
+// only when the first volume is scored, so a visit with images alone never downloads it.
+//
+// One viewer and one volume at a time: a new volume replaces the old one (its textures freed),
+// so dropping volume after volume holds the memory of one.
+
+import { $, expose } from './ui.js';
+
+/** The overlay's colour map (one of NiiVue's). */
+const OVERLAY_COLORMAP = 'warm';
+
+let niivue = null;
+let viewer = null;
+/** What the viewer shows: { item, scan, map, name, dims } or null. */
+let shown = null;
+/** Called with a kept slice's index when the crosshair moves to another axial slice. */
+let onPick = null;
+
+async function loadViewer() {
+  if (viewer) return viewer;
+  niivue = await import('./pkg/vendor/niivue.js');
+  const nv = new niivue.Niivue({
+    backColor: [0.07, 0.08, 0.1, 1],
+    crosshairColor: [0.2, 0.9, 0.3, 1],
+    isColorbar: true,
+    isRadiologicalConvention: true,
+    multiplanarShowRender: niivue.SHOW_RENDER.ALWAYS,
+    dragAndDropEnabled: false,
+    show3Dcrosshair: true,
+    logLevel: 'error',
+  });
+  await nv.attachToCanvas($('viewer-canvas'));
+  nv.setSliceType(nv.sliceTypeMultiplanar);
+  nv.onLocationChange = (location) => {
+    if (!shown || !onPick) return;
+    const axial = Math.floor(location.frac[2] * shown.dims[2]);
+    const index = nearestKept(shown.item, axial);
+    if (index !== null) onPick(index);
+  };
+  viewer = nv;
+  return nv;
+}
+
+/** The kept slice whose axial index is nearest `axial`. */
+function nearestKept(item, axial) {
+  let best = null;
+  item.axial.forEach((a, i) => {
+    if (best === null || Math.abs(a - axial) < Math.abs(item.axial[best] - axial)) best = i;
+  });
+  return best;
+}
+
+/** Whether this site was built with the viewer (npm could install NiiVue). */
+export function viewerBuilt(build) {
+  return build?.viewer === true;
+}
+
+/**
+ * Shows `item` (a scored volume) in the viewer: `scan` is the uploaded file's bytes, `map` the
+ * anomaly map's (.nii.gz, from the model thread). `pick(index)` shows kept slice `index` on the
+ * page. Resolves once both volumes are drawn.
+ */
+export async function showInViewer(item, scan, map, pick) {
+  const started = performance.now();
+  $('viewer').hidden = false;
+  $('viewer-status').textContent = 'Loading the viewer…';
+  const nv = await loadViewer();
+  const loaded = performance.now();
+  // NiiVue 0.69's removeVolume leaves the volume's load options, its file buffer included, in
+  // the scene's document: drop those too (newest first, as the document indexes them by
+  // position), or every volume dropped keeps its file alive.
+  for (const volume of [...nv.volumes].reverse()) {
+    nv.document.removeImage(volume);
+    nv.removeVolume(volume);
+  }
+  shown = null;
+  onPick = pick;
+  // NiiVue keeps the buffers it is given: copies, so the page's own stay the page's.
+  await nv.loadFromArrayBuffer(scan.slice().buffer, item.name);
+  await nv.loadFromArrayBuffer(map.slice().buffer, `${baseName(item.name)}-anomaly-map.nii.gz`);
+  const [base, overlay] = nv.volumes;
+  base.colorbarVisible = false;
+  overlay.colormap = OVERLAY_COLORMAP;
+  overlay.colorbarVisible = true;
+  overlay.opacity = 0.85;
+  shown = { item, map, name: item.name, dims: base.dimsRAS.slice(1, 4) };
+  setThreshold();
+  $('viewer-status').textContent = `${item.name}: the anomaly map (residual |x − x̂| of the scored slices, in the volume's own voxels) over the scan. Click a plane to move the crosshair.`;
+  expose($('viewer'), {
+    volumes: nv.volumes.length,
+    dims: shown.dims.join('x'),
+    mapMax: overlay.global_max,
+    ms: performance.now() - started,
+    moduleMs: loaded - started,
+  });
+}
+
+/** The overlay draws residuals from the threshold slider's value to the heat map's top. */
+export function setThreshold() {
+  const input = $('viewer-threshold');
+  $('viewer-threshold-value').textContent = Number(input.value).toFixed(2);
+  if (!viewer || !shown) return;
+  const overlay = viewer.volumes[1];
+  overlay.cal_min = Number(input.value);
+  overlay.cal_max = Number(input.max);
+  viewer.updateGLVolume();
+  expose($('viewer'), { threshold: overlay.cal_min });
+}
+
+/** Moves the crosshair to kept slice `index` of `item`, if the viewer shows it. */
+export function moveViewerTo(item, index) {
+  if (!viewer || shown?.item !== item) return;
+  const axial = item.axial[index];
+  const position = viewer.scene.crosshairPos;
+  const z = (axial + 0.5) / shown.dims[2];
+  if (Math.floor(position[2] * shown.dims[2]) !== axial) {
+    viewer.scene.crosshairPos = [position[0], position[1], z];
+    viewer.drawScene();
+  }
+  expose($('viewer'), { axial });
+}
+
+/** Hides the viewer unless it shows `item`. */
+export function viewerFollows(item) {
+  if (shown && shown.item !== item) $('viewer').hidden = true;
+  else if (shown) $('viewer').hidden = false;
+}
+
+/** Saves the shown volume's anomaly map as `<name>-anomaly-map.nii.gz`. */
+export function downloadMap() {
+  if (!shown) return;
+  const url = URL.createObjectURL(new Blob([shown.map], { type: 'application/gzip' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `${baseName(shown.name)}-anomaly-map.nii.gz`;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 0);
+}
+
+function baseName(name) {
+  return name.replace(/\.nii(\.gz)?$/i, '');
+}
+
+/**
+ * For the browser test: the viewer's panes in canvas pixels ({ axCorSag, ltwh }), the pixels
+ * of the last frame that are not the background, and those in the overlay's colours.
+ */
+export function viewerPixels() {
+  if (!viewer) return null;
+  viewer.drawScene();
+  const canvas = $('viewer-canvas');
+  const copy = document.createElement('canvas');
+  copy.width = canvas.width;
+  copy.height = canvas.height;
+  const ctx = copy.getContext('2d');
+  ctx.drawImage(canvas, 0, 0);
+  const { data } = ctx.getImageData(0, 0, copy.width, copy.height);
+  const back = viewer.opts.backColor.map((v) => Math.round(v * 255));
+  let inked = 0;
+  let coloured = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b] = [data[i], data[i + 1], data[i + 2]];
+    if (Math.abs(r - back[0]) + Math.abs(g - back[1]) + Math.abs(b - back[2]) > 24) inked++;
+    if (r > 150 && r - b > 80) coloured++;
+  }
+  const panes = viewer.screenSlices.map((s) => ({ axCorSag: s.axCorSag, ltwh: Array.from(s.leftTopWidthHeight) }));
+  return { inked, coloured, panes, width: canvas.width, height: canvas.height, crosshair: Array.from(viewer.scene.crosshairPos) };
+}
