@@ -80,8 +80,9 @@ export async function showInViewer(item, scan, map, pick) {
   }
   shown = null;
   onPick = pick;
-  // NiiVue keeps the buffers it is given: copies, so the page's own stay the page's.
-  await nv.loadFromArrayBuffer(scan.slice().buffer, item.name);
+  // NiiVue keeps the buffers it is given. `scan` is already the page's copy for the viewer;
+  // the map is copied, as the page keeps it for the download.
+  await nv.loadFromArrayBuffer(scan.buffer, item.name);
   await nv.loadFromArrayBuffer(map.slice().buffer, `${baseName(item.name)}-anomaly-map.nii.gz`);
   const [base, overlay] = nv.volumes;
   base.colorbarVisible = false;
