@@ -24,7 +24,10 @@ import {
   setStatus, showError, formatScore,
 } from './ui.js';
 import { hideVolume, nearestSlice, openVolume, ranking, showSlice, updateVolume } from './volume-view.js';
-import { downloadMap, moveViewerTo, setThreshold, showInViewer, viewerBuilt, viewerFollows } from './volume-viewer.js';
+import {
+  downloadMap, moveViewerTo, openInViewer, setThreshold, showInViewer, viewerBuilt, viewerDropped,
+  viewerFailed, viewerFollows,
+} from './volume-viewer.js';
 
 /** Files larger than this are refused before they are read (the readers have their own limits). */
 const MAX_FILE_BYTES = 256 * 1024 * 1024;
@@ -168,8 +171,9 @@ async function scoreVolume(name, bytes) {
   const item = { name, kind: 'volume', reports: [], axial: [], ms: 0, totalSlices: 0 };
   const pick = pickSlice(item);
   const started = performance.now();
-  // The model thread gets the bytes; the viewer, when the site has one, a copy.
-  const scan = viewerBuilt(state.build) ? bytes.slice() : null;
+  // The model thread gets the bytes; the viewer, when the site has one, a copy, which it
+  // reads while the volume is scored.
+  const viewing = viewerBuilt(state.build) ? openInViewer(item, bytes.slice()) : null;
   let done;
   try {
     done = await thread.ask({ type: 'volume', name, bytes, batch: VOLUME_BATCH }, [bytes.buffer], (reply) => {
@@ -191,10 +195,15 @@ async function scoreVolume(name, bytes) {
     });
     item.ms = done.ms;
     item.totalMs = performance.now() - started;
+  } catch (error) {
+    if (viewing) viewerDropped();
+    throw error;
   } finally {
     row.hidden = true;
   }
-  if (scan) await showInViewer(item, scan, done.anomalyMap, pick);
+  // The scores stand whatever the viewer does: a browser without WebGL2, say, shows them
+  // without it, and the viewer says why.
+  if (viewing) await showInViewer(viewing, done.anomalyMap, pick).catch(viewerFailed);
   item.shownMs = performance.now() - started;
   show(item, ranking(item)[0]);
   updateVolume(item, pick);

@@ -170,14 +170,20 @@ function command(container, text) {
 function drawRoc(data) {
   const suiteSelect = $('roc-suite');
   const modelSelect = $('roc-model');
+  const caseSelect = $('roc-case');
   const suites = data.suites.filter((s) => s.models.length);
   const chart = $('roc-chart');
   if (!suites.length || !chartsAvailable(chart)) return;
   suites.forEach((s, i) => suiteSelect.append(element('option', { value: String(i), text: `${s.folder}${s.reduced ? ' (reduced budget)' : ''}` })));
   let plot = null;
-  const showModel = () => {
-    const model = suites[Number(suiteSelect.value)].models[Number(modelSelect.value)];
-    const grid = [...new Set([...model.roc_latent, ...model.roc_pixel].map(([f]) => f))].sort((a, b) => a - b);
+  const model = () => suites[Number(suiteSelect.value)].models[Number(modelSelect.value)];
+  // A brain model's curves are the pooled test slices' or one case's (its tumour slices
+  // against its own healthy slices).
+  const showCurves = () => {
+    const chosen = model();
+    const caseRoc = caseSelect.value === '' ? null : chosen.cases[Number(caseSelect.value)];
+    const curves = caseRoc ?? chosen;
+    const grid = [...new Set([...curves.roc_latent, ...curves.roc_pixel].map(([f]) => f))].sort((a, b) => a - b);
     // Each curve as a step function on the shared grid of false positive rates.
     const at = (curve) => grid.map((f) => {
       let best = 0;
@@ -192,14 +198,30 @@ function drawRoc(data) {
       axes: [{ label: 'false positive rate' }, { label: 'true positive rate' }],
       series: [
         { label: 'FPR' },
-        { label: `latent ‖z − ẑ‖², AUC ${model.latent_auc.toFixed(3)}`, stroke: COLOURS[0], width: 2 },
-        { label: `pixel ‖x − x̂‖₁, AUC ${model.pixel_auc.toFixed(3)}`, stroke: COLOURS[1], width: 2 },
+        { label: `latent ‖z − ẑ‖², AUC ${curves.latent_auc.toFixed(3)}`, stroke: COLOURS[0], width: 2 },
+        { label: `pixel ‖x − x̂‖₁, AUC ${curves.pixel_auc.toFixed(3)}`, stroke: COLOURS[1], width: 2 },
       ],
-    }, [grid, at(model.roc_latent), at(model.roc_pixel)], chart);
+    }, [grid, at(curves.roc_latent), at(curves.roc_pixel)], chart);
     drawn.charts = drawn.charts.filter((c) => c.name !== 'roc');
     record('roc', chart, plot);
-    chart.dataset.model = model.file;
-    $('roc-command').textContent = model.command;
+    chart.dataset.model = chosen.file;
+    chart.dataset.case = caseRoc?.case ?? '';
+    chart.dataset.latentAuc = curves.latent_auc.toFixed(3);
+    chart.dataset.pixelAuc = curves.pixel_auc.toFixed(3);
+    $('roc-command').textContent = chosen.command;
+  };
+  const showModel = () => {
+    const { cases } = model();
+    const previous = caseSelect.selectedOptions[0]?.textContent;
+    caseSelect.replaceChildren(
+      element('option', { value: '', text: 'all test slices, pooled' }),
+      ...cases.map((c, i) => element('option', { value: String(i), text: `${c.case} (${c.tumour} tumour, ${c.healthy} healthy)` })),
+    );
+    // Keep the case picked when another seed of the same suite is shown.
+    const again = [...caseSelect.options].find((o) => o.textContent === previous);
+    if (again) caseSelect.value = again.value;
+    $('roc-case-label').hidden = cases.length === 0;
+    showCurves();
   };
   const showSuite = () => {
     modelSelect.replaceChildren(...suites[Number(suiteSelect.value)].models.map((m, i) => element('option', { value: String(i), text: m.label })));
@@ -207,6 +229,7 @@ function drawRoc(data) {
   };
   suiteSelect.addEventListener('change', showSuite);
   modelSelect.addEventListener('change', showModel);
+  caseSelect.addEventListener('change', showCurves);
   showSuite();
 }
 

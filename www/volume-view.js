@@ -122,14 +122,21 @@ function drawScorePlot(item) {
   expose(canvas, { points: item.reports.filter(Boolean).length });
 }
 
-/** The kept slice whose point lies nearest the plot's horizontal position `clientX`. */
+/** The kept slice (its index among the scored) at the plot's pixel column `clientX`. */
 export function nearestSlice(item, clientX) {
-  const { canvas, x } = plotGeometry(item);
+  const { canvas, x, lo, hi } = plotGeometry(item);
   const rect = canvas.getBoundingClientRect();
   const px = ((clientX - rect.left) / rect.width) * canvas.width;
-  let best = 0;
-  item.axial.forEach((axial, i) => {
-    if (Math.abs(x(axial) - px) < Math.abs(x(item.axial[best]) - px)) best = i;
+  // x is linear in the axial index: invert it, then take the nearest kept slice.
+  const span = x(hi) - x(lo);
+  return nearestKept(item, span === 0 ? lo : lo + ((px - x(lo)) / span) * (hi - lo)) ?? 0;
+}
+
+/** The index of the kept slice whose axial index is nearest `axial`, or null if none is kept. */
+export function nearestKept(item, axial) {
+  let best = null;
+  item.axial.forEach((a, i) => {
+    if (best === null || Math.abs(a - axial) < Math.abs(item.axial[best] - axial)) best = i;
   });
   return best;
 }

@@ -10,14 +10,17 @@
 // so dropping volume after volume holds the memory of one.
 
 import { $, expose } from './ui.js';
+import { nearestKept } from './volume-view.js';
 
 /** The overlay's colour map (one of NiiVue's). */
 const OVERLAY_COLORMAP = 'warm';
 
 let niivue = null;
 let viewer = null;
-/** What the viewer shows: { item, scan, map, name, dims } or null. */
+/** What the viewer shows: { item, dims } or null. */
 let shown = null;
+/** The newest volume and its anomaly map, for the download even where the viewer failed: { item, map }. */
+let latest = null;
 /** Called with a kept slice's index when the crosshair moves to another axial slice. */
 let onPick = null;
 
@@ -46,59 +49,94 @@ async function loadViewer() {
   return nv;
 }
 
-/** The kept slice whose axial index is nearest `axial`. */
-function nearestKept(item, axial) {
-  let best = null;
-  item.axial.forEach((a, i) => {
-    if (best === null || Math.abs(a - axial) < Math.abs(item.axial[best] - axial)) best = i;
-  });
-  return best;
-}
-
 /** Whether this site was built with the viewer (npm could install NiiVue). */
 export function viewerBuilt(build) {
   return build?.viewer === true;
 }
 
 /**
- * Shows `item` (a scored volume) in the viewer: `scan` is the uploaded file's bytes, `map` the
- * anomaly map's (.nii.gz, from the model thread). `pick(index)` shows kept slice `index` on the
- * page. Resolves once both volumes are drawn.
+ * Starts showing `item`, a volume being scored, from `scan` (the uploaded file's bytes, the
+ * page's copy for the viewer): NiiVue is imported and the scan read while the model thread
+ * scores, so that only the overlay is left once the scores are in. Returns what
+ * [`showInViewer`] finishes.
  */
-export async function showInViewer(item, scan, map, pick) {
+export function openInViewer(item, scan) {
   const started = performance.now();
-  $('viewer').hidden = false;
-  $('viewer-status').textContent = 'Loading the viewer…';
-  const nv = await loadViewer();
-  const loaded = performance.now();
-  // NiiVue 0.69's removeVolume leaves the volume's load options, its file buffer included, in
-  // the scene's document: drop those too (newest first, as the document indexes them by
-  // position), or every volume dropped keeps its file alive.
-  for (const volume of [...nv.volumes].reverse()) {
-    nv.document.removeImage(volume);
-    nv.removeVolume(volume);
-  }
+  latest = { item, map: null };
   shown = null;
+  $('viewer').hidden = false;
+  $('viewer-canvas').hidden = false;
+  $('viewer-status').textContent = 'Loading the viewer…';
+  const ready = (async () => {
+    const nv = await loadViewer();
+    const loaded = performance.now();
+    // NiiVue keeps the buffer it is given: `scan` is already the page's copy.
+    const base = await niivue.NVImage.loadFromUrl({ url: scan.buffer, name: item.name, colorbarVisible: false });
+    return { nv, base, moduleMs: loaded - started };
+  })();
+  // A failure surfaces in showInViewer; until then it is not an unhandled rejection.
+  ready.catch(() => {});
+  return { item, started, ready };
+}
+
+/**
+ * Finishes showing the volume [`openInViewer`] started: `map` is its anomaly map (.nii.gz, from
+ * the model thread), `pick(index)` shows kept slice `index` on the page. Resolves once the scan
+ * and the overlay are drawn.
+ */
+export async function showInViewer(viewing, map, pick) {
+  const { item, started } = viewing;
+  // The download stands even where the viewer fails.
+  latest = { item, map };
+  const { nv, base, moduleMs } = await viewing.ready;
+  const threshold = $('viewer-threshold');
+  // The map is copied, as the page keeps it for the download.
+  const overlay = await niivue.NVImage.loadFromUrl({
+    url: map.slice().buffer,
+    name: `${baseName(item.name)}-anomaly-map.nii.gz`,
+    colormap: OVERLAY_COLORMAP,
+    opacity: 0.85,
+    cal_min: Number(threshold.value),
+    cal_max: Number(threshold.max),
+    colorbarVisible: true,
+  });
+  // Both layers go in with one refresh: every NiiVue update re-renders all layers into their
+  // 3D textures, which a software WebGL (no GPU) pays for in seconds. The old volumes are
+  // dropped by assignment; images made with NVImage leave nothing in the scene's document.
+  nv.volumes = [base];
+  nv.back = base;
+  nv.overlays = [];
+  nv.addVolume(overlay);
   onPick = pick;
-  // NiiVue keeps the buffers it is given. `scan` is already the page's copy for the viewer;
-  // the map is copied, as the page keeps it for the download.
-  await nv.loadFromArrayBuffer(scan.buffer, item.name);
-  await nv.loadFromArrayBuffer(map.slice().buffer, `${baseName(item.name)}-anomaly-map.nii.gz`);
-  const [base, overlay] = nv.volumes;
-  base.colorbarVisible = false;
-  overlay.colormap = OVERLAY_COLORMAP;
-  overlay.colorbarVisible = true;
-  overlay.opacity = 0.85;
-  shown = { item, map, name: item.name, dims: base.dimsRAS.slice(1, 4) };
-  setThreshold();
+  shown = { item, dims: base.dimsRAS.slice(1, 4) };
+  $('viewer-threshold-value').textContent = overlay.cal_min.toFixed(2);
   $('viewer-status').textContent = `${item.name}: the anomaly map (residual |x − x̂| of the scored slices, in the volume's own voxels) over the scan. Click a plane to move the crosshair.`;
   expose($('viewer'), {
     volumes: nv.volumes.length,
     dims: shown.dims.join('x'),
     mapMax: overlay.global_max,
+    threshold: overlay.cal_min,
     ms: performance.now() - started,
-    moduleMs: loaded - started,
+    moduleMs,
   });
+}
+
+/**
+ * The viewer could not show the newest volume (no WebGL2, say): it says why, and its scores
+ * and the map's download stand.
+ */
+export function viewerFailed(error) {
+  shown = null;
+  $('viewer-canvas').hidden = true;
+  $('viewer-status').textContent = `The viewer could not show ${latest?.item.name ?? 'this volume'}: ${error?.message ?? error}. The slice scores above stand, and the anomaly map still downloads.`;
+  expose($('viewer'), { failed: String(error?.message ?? error) });
+}
+
+/** The volume [`openInViewer`] started could not be scored: the viewer hides. */
+export function viewerDropped() {
+  latest = null;
+  shown = null;
+  $('viewer').hidden = true;
 }
 
 /** The overlay draws residuals from the threshold slider's value to the heat map's top. */
@@ -126,19 +164,18 @@ export function moveViewerTo(item, index) {
   expose($('viewer'), { axial });
 }
 
-/** Hides the viewer unless it shows `item`. */
+/** Hides the viewer unless it holds `item`, the newest volume. */
 export function viewerFollows(item) {
-  if (shown && shown.item !== item) $('viewer').hidden = true;
-  else if (shown) $('viewer').hidden = false;
+  if (latest) $('viewer').hidden = latest.item !== item;
 }
 
-/** Saves the shown volume's anomaly map as `<name>-anomaly-map.nii.gz`. */
+/** Saves the newest volume's anomaly map as `<name>-anomaly-map.nii.gz`. */
 export function downloadMap() {
-  if (!shown) return;
-  const url = URL.createObjectURL(new Blob([shown.map], { type: 'application/gzip' }));
+  if (!latest?.map) return;
+  const url = URL.createObjectURL(new Blob([latest.map], { type: 'application/gzip' }));
   const link = document.createElement('a');
   link.href = url;
-  link.download = `${baseName(shown.name)}-anomaly-map.nii.gz`;
+  link.download = `${baseName(latest.item.name)}-anomaly-map.nii.gz`;
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 0);
 }

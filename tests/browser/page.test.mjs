@@ -423,6 +423,34 @@ try {
     await page.close();
   }
 
+  // A browser without WebGL2 (no GPU, or WebGL switched off): the volume is scored and its map
+  // downloads; the viewer says why it shows nothing.
+  if (fixtures.volume) {
+    const label = 'no WebGL2';
+    const { page, log } = await openPage(`?model=${fixtures.brainModel}&backend=cpu`, (p) => p.addInitScript(() => {
+      const getContext = HTMLCanvasElement.prototype.getContext;
+      HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+        return kind === 'webgl2' ? null : getContext.call(this, kind, ...rest);
+      };
+    }));
+    await upload(page, fixtures.volume.file);
+    const s = await shown(page);
+    const viewer = await page.evaluate(() => {
+      const v = document.getElementById('viewer');
+      return { visible: !v.hidden, failed: v.dataset.failed ?? null, status: document.getElementById('viewer-status').textContent, canvasHidden: document.getElementById('viewer-canvas').hidden };
+    });
+    check(s.error === null && s.log[0]?.kind === 'scored', `${label}: the volume was not scored: ${JSON.stringify({ error: s.error, log: s.log[0] })}`);
+    check(viewer.visible && viewer.failed !== null && viewer.canvasHidden && viewer.status.includes('could not show'),
+      `${label}: the viewer does not say why it shows nothing: ${JSON.stringify(viewer)}`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-map')]);
+    const saved = join(fixturesDir, 'anomaly-map-no-webgl2.nii.gz');
+    await download.saveAs(saved);
+    check(download.suggestedFilename() === `${fixtures.volume.file.split('/').pop().replace(/\.nii(\.gz)?$/, '')}-anomaly-map.nii.gz`,
+      `${label}: the download is named ${download.suggestedFilename()}`);
+    check(!log.some((line) => /panicked|pageerror|RuntimeError/.test(line)), `${label}: console shows a failure: ${log.join(' | ')}`);
+    output.volumes.withoutWebGl2 = { viewer, download: saved, name: download.suggestedFilename() };
+    await page.close();
+  }
   // A volume given to the MNIST model: refused, naming why.
   if (fixtures.volume) {
     const { page } = await openPage(`?model=${fixtures.mnistModel}&backend=cpu`);

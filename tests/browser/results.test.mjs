@@ -6,7 +6,8 @@
 // Output: tables (count), cells [{ text, numbers: [{ file, pointer, scale, digits, shown }] }],
 // charts [{ name, series, points, inked }] (inked: non-white pixels of the chart's canvas),
 // thumbnails [{ src, width, tumour }] (the most anomalous slices as drawn),
-// rocSwitch (the ROC chart after picking another model), provenance (the panel's text after
+// rocSwitch (the ROC chart after picking another model), rocCase (the chart after picking a
+// brain model's second test case: model, case, latentAuc, pixelAuc, legend), provenance (the panel's text after
 // clicking a cell of ours), foreign (requests that left the origin), log (console messages).
 
 import { chromium } from 'playwright-core';
@@ -78,6 +79,16 @@ try {
   if (models > 1) {
     await page.selectOption('#roc-model', '1');
     output.rocSwitch = await page.evaluate(() => document.getElementById('roc-chart').dataset.model);
+  }
+  // A brain model's ROC for one test case: the chart's model, case and AUCs as drawn.
+  const brain = await page.locator('#roc-suite option', { hasText: /^brain( \(reduced budget\))?$/ }).getAttribute('value').catch(() => null);
+  if (brain !== null) {
+    await page.selectOption('#roc-suite', brain);
+    await page.selectOption('#roc-case', '1');
+    output.rocCase = await page.evaluate(() => {
+      const chart = document.getElementById('roc-chart');
+      return { ...chart.dataset, legend: chart.innerText, cases: document.querySelectorAll('#roc-case option').length - 1 };
+    });
   }
   // A cell of ours opens the panel naming its results files.
   const ours = page.locator('td.origin-ours[data-numbers]').first();

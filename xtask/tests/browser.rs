@@ -701,6 +701,7 @@ fn results_page(root: &Path, site: &Path, url: &str, driver: &Path, dir: &Path) 
         .as_str()
         .expect("the ROC picker has several models");
     assert!(switched.starts_with("results/"), "{switched}");
+    roc_of_a_case_matches_its_file(root, &shown["rocCase"]);
     let provenance = shown["provenance"].as_str().unwrap();
     assert!(
         provenance.contains("results/") && provenance.contains("commit"),
@@ -717,6 +718,44 @@ fn results_page(root: &Path, site: &Path, url: &str, driver: &Path, dir: &Path) 
     );
 }
 
+/// The brain model's ROC for one case (computed by the results page's builder from the file's
+/// `test_scores`) shows the per-case AUROC the evaluation wrote into the same file.
+fn roc_of_a_case_matches_its_file(root: &Path, shown: &serde_json::Value) {
+    let file = shown["model"]
+        .as_str()
+        .expect("a brain model's case ROC was drawn");
+    let case = shown["case"].as_str().unwrap();
+    assert!(!case.is_empty(), "no case was picked: {shown}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap();
+    let scores = results["brain"]["protocol"]["scores"].as_array().unwrap();
+    let cases_with_both = scores[0]["per_case"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["detection"].is_null())
+        .count();
+    assert_eq!(shown["cases"], cases_with_both, "{file}: cases offered");
+    for (score, key) in [("latent", "latentAuc"), ("pixel", "pixelAuc")] {
+        let per_case = scores
+            .iter()
+            .find(|s| s["score"] == score)
+            .and_then(|s| s["per_case"].as_array())
+            .unwrap();
+        let auroc = per_case
+            .iter()
+            .find(|c| c["case"] == case)
+            .and_then(|c| c["detection"]["auroc"].as_f64())
+            .unwrap_or_else(|| panic!("{file} has no {score} AUROC for {case}"));
+        let expected = format!("{auroc:.3}");
+        assert_eq!(shown[key], expected.as_str(), "{file}: {case}, {score}");
+        assert!(
+            shown["legend"].as_str().unwrap().contains(&expected),
+            "the legend lacks {expected}: {shown}"
+        );
+    }
+}
+
 /// The anomaly map each path downloaded reads back with our reader on the upload's grid (its
 /// file dimensions, orientation and affine) and holds the native scorer's residuals there.
 fn downloaded_maps_line_up(case: &Path, dir: &Path, shown: &serde_json::Value) {
@@ -726,8 +765,17 @@ fn downloaded_maps_line_up(case: &Path, dir: &Path, shown: &serde_json::Value) {
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
-    for backend in ["webgpu", "cpu"] {
-        let path = shown["volumes"][backend]["viewer"]["download"]
+    // The page without WebGL2 has no viewer, and its download must stand all the same.
+    let downloads = [
+        ("webgpu", &shown["volumes"]["webgpu"]["viewer"]["download"]),
+        ("cpu", &shown["volumes"]["cpu"]["viewer"]["download"]),
+        (
+            "cpu without WebGL2",
+            &shown["volumes"]["withoutWebGl2"]["download"],
+        ),
+    ];
+    for (backend, path) in downloads {
+        let path = path
             .as_str()
             .unwrap_or_else(|| panic!("the {backend} page downloaded no anomaly map"));
         let bytes = std::fs::read(path).unwrap();

@@ -184,7 +184,7 @@ pub fn load_split(
                     slice.input.clone(),
                     false,
                     0,
-                    format!("{}:z{}", case.name, slice.index),
+                    slice_name(&case.name, slice.index),
                 );
                 if role == "validation" {
                     validation_brains.push(slice.brain.clone());
@@ -237,6 +237,17 @@ pub fn load_split(
     })
 }
 
+/// A brain slice's name in the results files (`test_scores`, `score` rows): `<case>:z<axial>`.
+pub fn slice_name(case: &str, axial: usize) -> String {
+    format!("{case}:z{axial}")
+}
+
+/// The case and axial index of a name [`slice_name`] wrote, or `None` for another name.
+pub fn parse_slice_name(name: &str) -> Option<(&str, usize)> {
+    let (case, axial) = name.rsplit_once(":z")?;
+    Some((case, axial.parse().ok()?))
+}
+
 /// The synthetic-lesion check's name for validation slice `name` with its lesion painted in
 /// (the untouched copy beside it is `<name> (untouched)`).
 pub fn lesioned_name(name: &str) -> String {
@@ -287,7 +298,7 @@ pub fn labelled_test_set(
                 slice.input.clone(),
                 anomalous,
                 anomalous as u8,
-                format!("{}:z{}", case.name, slice.index),
+                slice_name(&case.name, slice.index),
             );
             facts.push(SliceFacts::of(&case.name, slice));
         }

@@ -12,10 +12,14 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::data::brain_sets::{parse_slice_name, slice_name};
 use crate::experiments::report::document::{Block, Cell, Document, PAPER_FILE};
 use crate::experiments::report::{self, Report};
 use crate::experiments::results::{Suite, SuiteSummary};
 use crate::provenance::{ResultsHeader, read_json, write_json};
+use crate::training::eval::{ImageScores, PooledTest};
+use lran::metrics::RocPoint;
+use lran::score::Scores;
 
 #[derive(Debug, Serialize)]
 pub struct ResultsPage {
@@ -127,6 +131,21 @@ pub struct ModelRoc {
     pub latent_auc: f64,
     pub pixel_auc: f64,
     /// (false positive rate, true positive rate), as thinned in the results file.
+    pub roc_latent: Vec<(f64, f64)>,
+    pub roc_pixel: Vec<(f64, f64)>,
+    /// A brain model's ROC within each test case (its tumour slices against its own healthy
+    /// slices, as the per-case AUROC), from the file's `test_scores`; empty for other suites.
+    pub cases: Vec<CaseRoc>,
+}
+
+/// One test case's ROC curves and AUCs, latent and pixel score, drawn like a model's.
+#[derive(Debug, Serialize)]
+pub struct CaseRoc {
+    pub case: String,
+    pub tumour: usize,
+    pub healthy: usize,
+    pub latent_auc: f64,
+    pub pixel_auc: f64,
     pub roc_latent: Vec<(f64, f64)>,
     pub roc_pixel: Vec<(f64, f64)>,
 }
@@ -347,6 +366,7 @@ fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
                 label.push(options.clone());
             }
             label.push(format!("seed {}", run.seed));
+            let cases = case_rocs(&results).with_context(|| format!("{path}: test_scores"))?;
             models.push(ModelRoc {
                 file: path,
                 label: label.join(", "),
@@ -355,6 +375,7 @@ fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
                 pixel_auc: run.pixel_auc,
                 roc_latent: curve("roc_latent"),
                 roc_pixel: curve("roc_pixel"),
+                cases,
             });
         }
         out.push(SuiteCharts {
@@ -368,6 +389,52 @@ fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
         });
     }
     Ok(out)
+}
+
+/// The ROC of each case named in a results file's `test_scores` (`<case>:z<axial>`) that has
+/// both tumour and healthy slices, in the order the cases first appear.
+fn case_rocs(results: &Value) -> Result<Vec<CaseRoc>> {
+    let mut cases: Vec<(String, Scores, Vec<bool>)> = Vec::new();
+    for image in results["test_scores"].as_array().into_iter().flatten() {
+        let named: Option<ImageScores> = serde_json::from_value(image.clone()).ok();
+        let Some(image) = named else { continue };
+        let Some((case, _)) = parse_slice_name(&image.name) else {
+            continue;
+        };
+        let at = match cases.iter().position(|(c, ..)| c == case) {
+            Some(at) => at,
+            None => {
+                cases.push((case.to_string(), Scores::default(), Vec::new()));
+                cases.len() - 1
+            }
+        };
+        let (_, scores, labels) = &mut cases[at];
+        scores.latent.push(image.latent);
+        scores.pixel.push(image.pixel);
+        labels.push(image.anomalous);
+    }
+    cases
+        .into_iter()
+        .filter(|(_, _, labels)| labels.contains(&true) && labels.contains(&false))
+        .map(|(case, scores, labels)| {
+            let test = PooledTest::of(&scores, &labels)?;
+            let points = |curve: &[RocPoint]| -> Vec<(f64, f64)> {
+                curve
+                    .iter()
+                    .map(|p| (p.false_positive_rate, p.true_positive_rate))
+                    .collect()
+            };
+            Ok(CaseRoc {
+                case,
+                tumour: test.test_anomalous,
+                healthy: test.test_images - test.test_anomalous,
+                latent_auc: test.latent_auc,
+                pixel_auc: test.pixel_auc,
+                roc_latent: points(&test.roc_latent),
+                roc_pixel: points(&test.roc_pixel),
+            })
+        })
+        .collect()
 }
 
 /// Every exported model's latent views (`models/<name>/model.json`).
@@ -433,7 +500,7 @@ fn top_slices(root: &Path, suites: &[SuiteCharts]) -> Result<Option<TopSlices>> 
             latent_score: row["latent_score"].as_f64().unwrap_or(f64::NAN),
             verdict: row["verdict"].as_str().unwrap_or_default().to_string(),
             image: format!("{TOP_SLICES}/{heatmap}"),
-            tumour: labels.get(&format!("{case}:z{slice}")).copied(),
+            tumour: labels.get(&slice_name(&case, slice as usize)).copied(),
         };
         match cases.iter_mut().find(|c| c.volume == volume) {
             Some(found) => found.slices.push(drawn),

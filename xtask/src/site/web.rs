@@ -580,6 +580,7 @@ fn vendor_niivue(root: &Path, pkg: &Path) -> Result<bool> {
     let tools = root.join("xtask");
     let vendor = pkg.join("vendor");
     std::fs::create_dir_all(&vendor)?;
+    let entry = patched_niivue(&tools)?;
     let mut esbuild = Command::new(tools.join("node_modules/.bin/esbuild"))
         .current_dir(&tools)
         .args([
@@ -593,11 +594,10 @@ fn vendor_niivue(root: &Path, pkg: &Path) -> Result<bool> {
         .stdin(std::process::Stdio::piped())
         .spawn()
         .context("cannot run esbuild (xtask/node_modules/.bin/esbuild)")?;
-    esbuild
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(b"export { Niivue, SLICE_TYPE, SHOW_RENDER } from '@niivue/niivue';\n")?;
+    esbuild.stdin.take().expect("piped").write_all(
+        format!("export {{ Niivue, NVImage, SLICE_TYPE, SHOW_RENDER }} from './{entry}';\n")
+            .as_bytes(),
+    )?;
     let status = esbuild.wait()?;
     anyhow::ensure!(
         status.success(),
@@ -610,7 +610,7 @@ fn vendor_niivue(root: &Path, pkg: &Path) -> Result<bool> {
     std::fs::write(
         vendor.join("niivue-NOTICE.txt"),
         format!(
-            "niivue.js bundles {} {} ({} licence, by the {}; https://github.com/niivue/niivue) with its npm dependencies, each under its own licence (xtask/package-lock.json lists them).\n",
+            "niivue.js bundles {} {} ({} licence, by the {}; https://github.com/niivue/niivue) with its npm dependencies, each under its own licence (xtask/package-lock.json lists them). lran patched one line (the gradient texture computed only where the render shader reads it: docs/niivue-lazy-gradient.md).\n",
             field("name"),
             field("version"),
             field("license"),
@@ -618,6 +618,39 @@ fn vendor_niivue(root: &Path, pkg: &Path) -> Result<bool> {
         ),
     )?;
     Ok(true)
+}
+
+/// NiiVue's ES module, where the page's viewer runs it.
+const NIIVUE_MODULE: &str = "node_modules/@niivue/niivue/build/niivue/index.js";
+/// Where [`patched_niivue`] writes it patched: inside `node_modules`, so that its bare imports
+/// (gl-matrix, fflate, ...) resolve as the original's do.
+const NIIVUE_PATCHED: &str = "node_modules/.lran/niivue.js";
+/// NiiVue 0.69 recomputes the background's gradient texture (a blur and a Sobel pass over the
+/// whole volume) on every layer refresh, though only the gradient render shaders sample it;
+/// on a software WebGL (no GPU) that is seconds per volume and per threshold change. The patch
+/// computes it only where the render shader in use reads it (NiiVue's own
+/// setVolumeRenderIllumination refreshes layer 0 after switching shaders, so it stays correct
+/// there). Written up for NiiVue's tracker in docs/niivue-lazy-gradient.md.
+const NIIVUE_GRADIENT_PATCH: (&str, &str) = (
+    "      this.volumeTexture = outTexture;\n      this.gradientTexture = gradientGL({",
+    "      this.volumeTexture = outTexture;\n      if (this.renderShader === this.renderGradientShader || this.renderShader === this.renderGradientValuesShader) this.gradientTexture = gradientGL({",
+);
+
+/// Writes NiiVue's module with [`NIIVUE_GRADIENT_PATCH`] applied; returns its path under `tools`.
+/// Another NiiVue version without the patched code is an error naming it, not a silent skip.
+fn patched_niivue(tools: &Path) -> Result<&'static str> {
+    let source = std::fs::read_to_string(tools.join(NIIVUE_MODULE))
+        .with_context(|| format!("cannot read {NIIVUE_MODULE}"))?;
+    let (from, to) = NIIVUE_GRADIENT_PATCH;
+    anyhow::ensure!(
+        source.matches(from).count() == 1,
+        "{NIIVUE_MODULE}: the gradient patch's code occurs {} times, not once: update NIIVUE_GRADIENT_PATCH for this NiiVue version",
+        source.matches(from).count()
+    );
+    let target = tools.join(NIIVUE_PATCHED);
+    std::fs::create_dir_all(target.parent().expect("a file in a folder"))?;
+    std::fs::write(&target, source.replacen(from, to, 1))?;
+    Ok(NIIVUE_PATCHED)
 }
 
 fn gzip_len(bytes: &[u8]) -> Result<u64> {
