@@ -102,10 +102,9 @@ export async function showInViewer(viewing, map, pick) {
   });
   // Both layers go in with one refresh: every NiiVue update re-renders all layers into their
   // 3D textures, which a software WebGL (no GPU) pays for in seconds. The old volumes are
-  // dropped by assignment; images made with NVImage leave nothing in the scene's document.
+  // dropped by assignment (addVolume sets the background and overlays from the list); images
+  // made with NVImage leave nothing in the scene's document.
   nv.volumes = [base];
-  nv.back = base;
-  nv.overlays = [];
   nv.addVolume(overlay);
   onPick = pick;
   shown = { item, dims: base.dimsRAS.slice(1, 4) };

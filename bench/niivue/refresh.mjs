@@ -58,8 +58,6 @@ window.measure = async (build) => {
   ]);
   const t1 = performance.now();
   nv.volumes = [base];
-  nv.back = base;
-  nv.overlays = [];
   nv.addVolume(overlay);
   finish();
   const t2 = performance.now();

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::data::brain_sets::{parse_slice_name, slice_name};
@@ -394,10 +394,13 @@ fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
 /// The ROC of each case named in a results file's `test_scores` (`<case>:z<axial>`) that has
 /// both tumour and healthy slices, in the order the cases first appear.
 fn case_rocs(results: &Value) -> Result<Vec<CaseRoc>> {
+    // A file without `test_scores` has no cases; a malformed entry is an error, not skipped.
+    let images = match &results["test_scores"] {
+        Value::Null => Vec::new(),
+        scores => Vec::<ImageScores>::deserialize(scores)?,
+    };
     let mut cases: Vec<(String, Scores, Vec<bool>)> = Vec::new();
-    for image in results["test_scores"].as_array().into_iter().flatten() {
-        let named: Option<ImageScores> = serde_json::from_value(image.clone()).ok();
-        let Some(image) = named else { continue };
+    for image in &images {
         let Some((case, _)) = parse_slice_name(&image.name) else {
             continue;
         };
