@@ -262,8 +262,9 @@ impl UploadedVolume {
             .collect()
     }
 
-    /// The scored slices' residuals in the volume's own grid ([`anomaly_map`]) as a gzipped
-    /// float32 NIfTI aligned with the upload: what the viewer overlays and the page downloads.
+    /// The scored slices' residuals in the volume's own grid ([`anomaly_map`]) as a float32
+    /// NIfTI (`.nii`) aligned with the upload: what the viewer overlays and the page, gzipped,
+    /// downloads.
     pub fn anomaly_map_nifti(&self) -> Result<Vec<u8>, JsError> {
         let map = anomaly_map(&self.upload, &self.residuals).map_err(js_error)?;
         encode_volume(&map).map_err(js_error)

@@ -180,6 +180,7 @@ async function scoreVolume(name, bytes) {
       if (reply.type === 'volume-open') {
         item.axial = reply.axial;
         item.totalSlices = reply.totalSlices;
+        item.openMs = reply.ms;
         item.reports = new Array(reply.sliceCount);
         $('progress').max = reply.sliceCount;
         remember(item);
@@ -212,6 +213,7 @@ async function scoreVolume(name, bytes) {
   expose(document.body, {
     volumeMs: item.ms,
     volumeShownMs: item.shownMs,
+    volumeOpenMs: item.openMs,
     mapMs: done.mapMs,
     workerWasmBytes: done.memory.wasmBytes,
     workerHeapBytes: done.memory.heapBytes,
@@ -298,7 +300,8 @@ function wireInputs() {
   $('colormap-select').addEventListener('change', redraw);
   $('opacity').addEventListener('input', redraw);
   $('viewer-threshold').addEventListener('input', setThreshold);
-  $('download-map').addEventListener('click', downloadMap);
+  $('download-map').addEventListener('click', () =>
+    downloadMap().catch((error) => showError(`Cannot save the anomaly map: ${message(error)}`)));
   const volumeShown = () => (state.current?.item.kind === 'volume' ? state.current : null);
   $('rank-select').addEventListener('change', () => {
     const shown = volumeShown();

@@ -15,7 +15,7 @@
 //                                                  { id, type: 'volume-done', ms, anomalyMap,
 //                                                      mapMs, memory }
 //                                                      (anomalyMap: the scored slices' residuals
-//                                                      in the volume's grid, .nii.gz bytes;
+//                                                      in the volume's grid, .nii bytes;
 //                                                      memory: { wasmBytes, heapBytes } of the
 //                                                      model thread after the volume is freed)
 //   any request that fails                         { id, type: 'error', message }

@@ -542,9 +542,12 @@ fn element_bytes(datatype: i16) -> Option<usize> {
     }
 }
 
-/// A float32 volume as a gzipped single-file NIfTI-1 (`.nii.gz`) that lines up with the file it
-/// was read from: the voxels in that file's order, its affine as the sform (what every viewer
-/// and nibabel place a volume by). The page's "Download anomaly map" writes this.
+/// A float32 volume as a single-file NIfTI-1 (`.nii`, uncompressed) that lines up with the file
+/// it was read from: the voxels in that file's order, its affine as the sform (what every viewer
+/// and nibabel place a volume by). The page's viewer overlays this and its "Download anomaly
+/// map" gzips it. Uncompressed because the viewer reads it at once: gzipping a 240×240×155 map
+/// in the model thread and inflating it again in the page cost about 0.1 s of each volume's
+/// time on the page's CPU path, 0.2 s of the first's (results/browser/viewer/).
 pub fn encode_volume(volume: &Volume) -> Result<Vec<u8>> {
     let file_dims = volume.file_dims();
     if let Some(&too_large) = file_dims.iter().find(|&&d| d > i16::MAX as usize) {
@@ -568,7 +571,7 @@ pub fn encode_volume(volume: &Volume) -> Result<Vec<u8>> {
     for v in values {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    Ok(gzip(&out))
+    Ok(out)
 }
 
 /// The 348-byte header, its 4-byte extension flag (none) and room for `voxels` voxels of

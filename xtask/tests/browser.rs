@@ -779,6 +779,10 @@ fn downloaded_maps_line_up(case: &Path, dir: &Path, shown: &serde_json::Value) {
             .as_str()
             .unwrap_or_else(|| panic!("the {backend} page downloaded no anomaly map"));
         let bytes = std::fs::read(path).unwrap();
+        assert!(
+            bytes.starts_with(&[0x1f, 0x8b]),
+            "{backend}: the downloaded {path} is not gzipped, as its name says"
+        );
         let map = read_nifti(path, &bytes, VolumeChoice::OnlyVolume).unwrap();
         assert_eq!(
             map.source_dims, upload.source_dims,

@@ -280,7 +280,7 @@ fn the_written_map_reads_back_on_the_uploads_grid() {
         .collect();
     let map = anomaly_map(&upload, &residuals).unwrap();
     let written = encode_volume(&map).unwrap();
-    let back = read_nifti("map.nii.gz", &written, VolumeChoice::OnlyVolume).unwrap();
+    let back = read_nifti("map.nii", &written, VolumeChoice::OnlyVolume).unwrap();
     assert_eq!(back.source_dims, vec![nx, ny, nz]);
     assert_eq!(back.dims, upload.volume.dims);
     assert_eq!(back.orientation, upload.volume.orientation);

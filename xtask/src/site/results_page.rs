@@ -128,11 +128,9 @@ pub struct ModelRoc {
     pub file: String,
     pub label: String,
     pub command: String,
-    pub latent_auc: f64,
-    pub pixel_auc: f64,
-    /// (false positive rate, true positive rate), as thinned in the results file.
-    pub roc_latent: Vec<(f64, f64)>,
-    pub roc_pixel: Vec<(f64, f64)>,
+    /// As thinned in the results file.
+    #[serde(flatten)]
+    pub roc: RocCurves,
     /// A brain model's ROC within each test case (its tumour slices against its own healthy
     /// slices, as the per-case AUROC), from the file's `test_scores`; empty for other suites.
     pub cases: Vec<CaseRoc>,
@@ -144,6 +142,14 @@ pub struct CaseRoc {
     pub case: String,
     pub tumour: usize,
     pub healthy: usize,
+    #[serde(flatten)]
+    pub roc: RocCurves,
+}
+
+/// The latent and the pixel score's AUC and ROC curve, each point (false positive rate, true
+/// positive rate): what the page draws for a model or for one test case.
+#[derive(Debug, Serialize)]
+pub struct RocCurves {
     pub latent_auc: f64,
     pub pixel_auc: f64,
     pub roc_latent: Vec<(f64, f64)>,
@@ -371,10 +377,12 @@ fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
                 file: path,
                 label: label.join(", "),
                 command: run.command.clone(),
-                latent_auc: run.latent_auc,
-                pixel_auc: run.pixel_auc,
-                roc_latent: curve("roc_latent"),
-                roc_pixel: curve("roc_pixel"),
+                roc: RocCurves {
+                    latent_auc: run.latent_auc,
+                    pixel_auc: run.pixel_auc,
+                    roc_latent: curve("roc_latent"),
+                    roc_pixel: curve("roc_pixel"),
+                },
                 cases,
             });
         }
@@ -431,10 +439,12 @@ fn case_rocs(results: &Value) -> Result<Vec<CaseRoc>> {
                 case,
                 tumour: test.test_anomalous,
                 healthy: test.test_images - test.test_anomalous,
-                latent_auc: test.latent_auc,
-                pixel_auc: test.pixel_auc,
-                roc_latent: points(&test.roc_latent),
-                roc_pixel: points(&test.roc_pixel),
+                roc: RocCurves {
+                    latent_auc: test.latent_auc,
+                    pixel_auc: test.pixel_auc,
+                    roc_latent: points(&test.roc_latent),
+                    roc_pixel: points(&test.roc_pixel),
+                },
             })
         })
         .collect()
@@ -580,7 +590,7 @@ mod tests {
         assert!(
             page.suites
                 .iter()
-                .any(|s| s.models.iter().all(|m| !m.roc_latent.is_empty()))
+                .any(|s| s.models.iter().all(|m| !m.roc.roc_latent.is_empty()))
         );
     }
 
