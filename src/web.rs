@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::card::ModelCard;
 use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
-use crate::data::brain::{UploadedCase, anomaly_map};
+use crate::data::brain::{UploadedCase, anomaly_map, warm_up_volume};
 use crate::data::nifti::encode_volume;
 use crate::scorer::{ImageReport, ScoringModel};
 use crate::upload::{open_volume, upload_image};
@@ -97,14 +97,23 @@ impl Scorer {
     }
 
     /// Scores one mid-gray image and discards the result: the first pass compiles the GPU
-    /// kernels, so the timings a visitor sees afterwards are warm.
-    pub async fn warm_up(&self) -> Result<(), JsError> {
+    /// kernels, so the timings a visitor sees afterwards are warm. A brain model also reads,
+    /// scores (`volume_batch` slices at a time, as the page asks) and maps a small synthetic
+    /// head ([`warm_up_volume`]), so that the browser has optimised the volume path's
+    /// WebAssembly before the first real volume: run only in the baseline compiler, the first
+    /// volume took twice as long as the next (results/browser/viewer/).
+    pub async fn warm_up(&self, volume_batch: usize) -> Result<(), JsError> {
         let input = vec![0.0; self.model.config().pixels()];
-        self.model
-            .report_async(&input)
-            .await
-            .map(|_| ())
-            .map_err(js_error)
+        self.model.report_async(&input).await.map_err(js_error)?;
+        if self.model.card.brain_input.is_some() {
+            let mut volume = self.open_volume("warm-up.nii.gz".into(), warm_up_volume())?;
+            let batch = volume_batch.max(1);
+            for start in (0..volume.slice_count()).step_by(batch) {
+                self.score_slices(&mut volume, start, batch).await?;
+            }
+            volume.anomaly_map_nifti()?;
+        }
+        Ok(())
     }
 
     /// Scores PNG or JPEG bytes: latent and pixel scores, normalised score, percentile among

@@ -57,7 +57,7 @@ async function loadModel(name, backend) {
   const card = await (await fetchOk(`${base}model.json`, 'model description')).text();
   const weights = new Uint8Array(await (await fetchOk(`${base}${entry.weights_file}`, 'model weights')).arrayBuffer());
   setStatus(`Starting ${name} on the ${backend === 'cpu' ? 'CPU' : 'best available'} backend…`);
-  const loaded = await thread.ask({ type: 'load', backend, card, weights }, [weights.buffer]);
+  const loaded = await thread.ask({ type: 'load', backend, card, weights, volumeBatch: VOLUME_BATCH }, [weights.buffer]);
   state.card = loaded.card;
   state.engine = loaded;
   fillColormaps();
@@ -65,7 +65,7 @@ async function loadModel(name, backend) {
   showBuild(state.build, loaded.module);
   expose(document.body, { model: 'loaded', scope: loaded.scope });
   expose($('status'), { backend: loaded.gpu ? 'webgpu' : 'cpu' });
-  setStatus(`Ready: ${name} on ${loaded.backend} in a ${loaded.scope === 'DedicatedWorkerGlobalScope' ? 'Web Worker' : loaded.scope} (first pass ${loaded.warmMs.toFixed(0)} ms, compiling kernels).`);
+  setStatus(`Ready: ${name} on ${loaded.backend} in a ${loaded.scope === 'DedicatedWorkerGlobalScope' ? 'Web Worker' : loaded.scope} (warmed up in ${loaded.warmMs.toFixed(0)} ms${loaded.card?.brain_input ? ', a synthetic volume included' : ''}).`);
   showSamples(name);
   forgetScored();
   $('result').hidden = true;

@@ -4,9 +4,11 @@
 // at once, naming the message and the field, instead of deep inside a drawing function.
 //
 //   page → model thread                            model thread → page
-//   { id, type: 'load', backend, card, weights }   { id, type: 'loaded', module, backend, gpu,
-//       backend: 'auto' | 'webgpu' | 'cpu'             warmMs, colormaps, heatmapMax, scope, card }
+//   { id, type: 'load', backend, card, weights,    { id, type: 'loaded', module, backend, gpu,
+//       volumeBatch }                                  warmMs, colormaps, heatmapMax, scope, card }
+//       backend: 'auto' | 'webgpu' | 'cpu'
 //       card: model.json's text (parsed once, by the Rust code; the reply carries the result)
+//       volumeBatch: the slices per 'volume' batch, which a brain model's warm-up scores by
 //   { id, type: 'image', name, bytes }             { id, type: 'image', report, ms }
 //   { id, type: 'volume', name, bytes, batch }     { id, type: 'volume-open', sliceCount,
 //                                                      totalSlices, axial, ms }
@@ -25,7 +27,7 @@
 // explorer (latent_xyz, absent when the model has no latent views) and warnings.
 
 export const REQUESTS = {
-  load: ['backend', 'card', 'weights'],
+  load: ['backend', 'card', 'weights', 'volumeBatch'],
   image: ['name', 'bytes'],
   volume: ['name', 'bytes', 'batch'],
 };

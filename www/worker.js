@@ -48,7 +48,7 @@ async function openModule(name) {
   return modules.get(name);
 }
 
-async function load({ backend, card, weights }) {
+async function load({ backend, card, weights, volumeBatch }) {
   scorer?.free();
   scorer = null;
   const gpuWanted = backend !== 'cpu';
@@ -61,7 +61,7 @@ async function load({ backend, card, weights }) {
   const loaded = await lran.Scorer.load(card, weights, gpuOffered);
   loadedExports = exports;
   const started = performance.now();
-  await loaded.warm_up();
+  await loaded.warm_up(volumeBatch);
   const warmMs = performance.now() - started;
   scorer = loaded;
   return {

@@ -22,12 +22,14 @@ mod geometry;
 mod image;
 #[cfg(test)]
 mod tests;
+mod warm_up;
 
 pub use image::{
     ImageSlice, MAX_RIM_DIP, MAX_SATURATED_FRACTION, MIN_BACKGROUND_FRACTION, slice_image,
 };
 
 pub use anomaly_map::anomaly_map;
+pub use warm_up::{WARM_UP_DIMS, warm_up_volume};
 
 use geometry::resample;
 
