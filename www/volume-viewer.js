@@ -23,6 +23,8 @@ let shown = null;
 let latest = null;
 /** Called with a kept slice's index when the crosshair moves to another axial slice. */
 let onPick = null;
+/** How long NiiVue took to start on the canvas (WebGL2 context, shaders), once. */
+let attachMs = 0;
 
 async function loadViewer() {
   if (viewer) return viewer;
@@ -37,7 +39,9 @@ async function loadViewer() {
     show3Dcrosshair: true,
     logLevel: 'error',
   });
+  const attachStarted = performance.now();
   await nv.attachToCanvas($('viewer-canvas'));
+  attachMs = performance.now() - attachStarted;
   nv.setSliceType(nv.sliceTypeMultiplanar);
   nv.onLocationChange = (location) => {
     if (!shown || !onPick) return;
@@ -72,6 +76,7 @@ export function openInViewer(item, scan) {
     const loaded = performance.now();
     // NiiVue keeps the buffer it is given: `scan` is already the page's copy.
     const base = await niivue.NVImage.loadFromUrl({ url: scan.buffer, name: item.name, colorbarVisible: false });
+    const parsed = performance.now();
     // The scan alone, drawn now: its layer is refreshed here, while the scores come in, and
     // the last volume's layers are dropped (addVolume sets the background and the overlays
     // from the list; images made with NVImage leave nothing in the scene's document).
@@ -79,7 +84,7 @@ export function openInViewer(item, scan) {
     nv.addVolume(base);
     finishDrawing(nv);
     $('viewer-status').textContent = `${item.name}: the scan; its anomaly map follows once every slice is scored.`;
-    return { nv, base, moduleMs: loaded - started, baseMs: performance.now() - started };
+    return { nv, base, moduleMs: loaded - started, scanParsedMs: parsed - started, baseMs: performance.now() - started };
   })();
   // A failure surfaces in showInViewer; until then it is not an unhandled rejection.
   ready.catch(() => {});
@@ -95,7 +100,7 @@ export async function showInViewer(viewing, map, pick) {
   const { item, started } = viewing;
   // The download stands even where the viewer fails.
   latest = { item, map };
-  const { nv, base, moduleMs, baseMs } = await viewing.ready;
+  const { nv, base, moduleMs, scanParsedMs, baseMs } = await viewing.ready;
   const overlayStarted = performance.now();
   const threshold = $('viewer-threshold');
   // The map is copied, as the page keeps it for the download.
@@ -131,9 +136,11 @@ export async function showInViewer(viewing, map, pick) {
     mapMax: overlay.global_max,
     threshold: overlay.cal_min,
     ms: performance.now() - started,
-    // Where the time went: NiiVue imported (from the drop), the scan read (from the drop), the
-    // map read, both layers drawn.
+    // Where the time went: from the drop, NiiVue imported and started (attachMs of it, on
+    // the first volume only), the scan parsed, the scan drawn; then the map read and drawn.
     moduleMs,
+    attachMs,
+    scanParsedMs,
     baseMs,
     overlayMs: drawStarted - overlayStarted,
     drawMs,
