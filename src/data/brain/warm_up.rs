@@ -2,10 +2,10 @@
 //! visitor's first volume arrives.
 //!
 //! Why: Chromium runs WebAssembly first in its baseline compiler and optimises a function only
-//! once it has run a while. The page's first volume was scored at half the speed of the next
-//! ones (1.5 s against 0.7 s, CPU path, TCGA-DU-7294), and with Chromium's optimising compiler
-//! forced from the start the first volume was as fast as the rest
-//! (results/browser/viewer/first-volume-tiering.json). Reading, slicing, scoring and mapping
+//! once it has run a while. Without a viewer, the page's first volume took about twice as long
+//! as the next ones (results/browser/viewer/shipped-b3921f2-phases.json, "scores only"), and
+//! little more than they with Chromium's optimising compiler forced from the start
+//! (shipped-optimised-at-once.json there). Reading, slicing, scoring and mapping
 //! this head once while the model loads runs every function a volume needs.
 
 use crate::data::nifti::{NiftiSpec, encode_nifti, gzip};
