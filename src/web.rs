@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::card::ModelCard;
 use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
-use crate::data::brain::{UploadedCase, anomaly_map, warm_up_volume};
+use crate::data::brain::{BrainInput, UploadedCase, anomaly_map, warm_up_volume};
 use crate::data::nifti::encode_volume;
 use crate::scorer::{ImageReport, ScoringModel};
 use crate::upload::{open_volume, upload_image};
@@ -105,7 +105,14 @@ impl Scorer {
     pub async fn warm_up(&self, volume_batch: usize) -> Result<(), JsError> {
         let input = vec![0.0; self.model.config().pixels()];
         self.model.report_async(&input).await.map_err(js_error)?;
-        if self.model.card.brain_input.is_some() {
+        // Only a model an uploaded volume can feed: another's warm-up would fail its load.
+        let takes_volumes = self
+            .model
+            .card
+            .brain_input
+            .as_ref()
+            .is_some_and(BrainInput::takes_one_volume);
+        if takes_volumes {
             let mut volume = self.open_volume("warm-up.nii.gz".into(), warm_up_volume())?;
             let batch = volume_batch.max(1);
             for start in (0..volume.slice_count()).step_by(batch) {

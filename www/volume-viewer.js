@@ -93,8 +93,8 @@ export function openInViewer(item, scan) {
 
 /**
  * Finishes showing the volume [`openInViewer`] started: `map` is its anomaly map (.nii,
- * uncompressed, from the model thread), `pick(index)` shows kept slice `index` on the page. Resolves once the scan
- * and the overlay are drawn.
+ * uncompressed, from the model thread), `pick(index)` shows kept slice `index` on the page.
+ * Resolves once the scan and the overlay are drawn.
  */
 export async function showInViewer(viewing, map, pick) {
   const { item, started } = viewing;
@@ -208,8 +208,8 @@ export function viewerFollows(item) {
 export async function downloadMap() {
   if (!latest?.map) return;
   const gzipped = new Blob([latest.map]).stream().pipeThrough(new CompressionStream('gzip'));
-  const blob = await new Response(gzipped).blob();
-  const url = URL.createObjectURL(new Blob([blob], { type: 'application/gzip' }));
+  const blob = await new Response(gzipped, { headers: { 'content-type': 'application/gzip' } }).blob();
+  const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;
   link.download = `${baseName(latest.item.name)}-anomaly-map.nii.gz`;

@@ -9,15 +9,12 @@
 // (path, bytes, SHA-256), Chromium's version and its WebGL renderer.
 
 import { createServer } from 'node:http';
-import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { median, root, sha256, treeCommit } from '../common.mjs';
 import { createRequire } from 'node:module';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(join(root, 'xtask/package.json'));
 const esbuild = require('esbuild');
 const { chromium } = createRequire(join(root, 'tests/browser/package.json'))('playwright-core');
@@ -103,15 +100,12 @@ const version = browser.browser()?.version() ?? null;
 await browser.close();
 server.close();
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
 const results = {
   kind: 'niivue-refresh',
-  commit: `${git('rev-parse', '--short=12', 'HEAD')}${dirty ? '-dirty' : ''}`,
+  commit: treeCommit(),
   command: `node bench/niivue/refresh.mjs ${scanPath} ${outPath}`,
   created_unix: Math.floor(Date.now() / 1000),
-  data: { scan: scanPath, bytes: scan.length, sha256: createHash('sha256').update(scan).digest('hex'), dims },
+  data: { scan: scanPath, bytes: scan.length, sha256: sha256(scan), dims },
   device: { cpu: cpus()[0]?.model ?? null, threads: cpus().length, chromium: version, webgl_renderer: renderer },
   niivue: JSON.parse(await readFile(join(root, 'xtask/node_modules/@niivue/niivue/package.json'), 'utf8')).version,
   note: 'Per run, in a fresh page: read_ms decodes the scan and an overlay of its size (two NVImages); refresh_ms is the one refresh putting both layers into their 3D textures (addVolume), to the GPU finishing; draw_ms one multiplanar frame with the render. npm: NiiVue as published; patched: with the gradient texture computed only where the render shader reads it.',

@@ -6,24 +6,21 @@
 //   node bench/viewer/volume.mjs http://127.0.0.1:8080/ <t1.nii.gz> results/browser/viewer/<name>.json
 //
 // Each mode runs in PAGES fresh pages, the volume dropped RUNS times one after another in each
-// (a page's first drop also loads NiiVue, and finds the WebAssembly least optimised): `viewer` as a visitor gets it; `scores only` with WebGL2 switched off,
-// so the viewer stands aside and the model thread has the machine to itself (what the scores
-// cost alone). The results file holds every drop's phases, the site's build.json (commit,
+// (a page's first drop also loads NiiVue, and finds the WebAssembly least optimised): `viewer`
+// as a visitor gets it; `scores only` with WebGL2 switched off, so the viewer stands aside and
+// the model thread has the machine to itself (what the scores cost alone). The results file holds every drop's phases, the site's build.json (commit,
 // profiles, module sizes), the volume (path, bytes, SHA-256) and the browser.
 //
 // CHROMIUM_JS_FLAGS=... passes V8 flags to Chromium (recorded in the file): with
 // '--no-liftoff --no-wasm-lazy-compilation' WebAssembly is optimised before it first runs, which
 // tells what of a first volume's time is Chromium's baseline compiler.
 
-import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { median, root, sha256, treeCommit } from '../common.mjs';
 import { createRequire } from 'node:module';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { chromium } = createRequire(join(root, 'tests/browser/package.json'))('playwright-core');
 
 const RUNS = 4;
@@ -100,15 +97,12 @@ for (const mode of ['viewer', 'scores only']) {
 const version = context.browser()?.version() ?? null;
 await context.close();
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const git = (...args) => execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
-const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
 const results = {
   kind: 'lran-viewer-volume-bench/1',
-  commit: `${git('rev-parse', '--short=12', 'HEAD')}${dirty ? '-dirty' : ''}`,
+  commit: treeCommit(),
   command: `node bench/viewer/volume.mjs ${siteUrl} ${volumePath} ${outPath}`,
   created_unix: Math.floor(Date.now() / 1000),
-  data: { volume: volumePath, bytes: volume.length, sha256: createHash('sha256').update(volume).digest('hex') },
+  data: { volume: volumePath, bytes: volume.length, sha256: sha256(volume) },
   device: { cpu: cpus()[0]?.model ?? null, threads: cpus().length, chromium: version, js_flags: jsFlags },
   build,
   note: 'Per drop, in ms from the drop: shown_ms, the scores and the anomaly map drawn in the viewer (the budget); scored_ms, the model thread done (open, every slice, the map); open_ms, the volume read and sliced; map_ms, the anomaly map written; viewer_module_ms, NiiVue imported and started on the canvas (viewer_attach_ms of it: WebGL2 context and shaders, once a page); viewer_scan_parsed_ms, the scan parsed by NiiVue; viewer_scan_read_ms, the scan drawn (all while the model thread scores); viewer_map_read_ms, the map read; viewer_draw_ms, the map layer into its texture and the scene drawn, to the GPU finishing. "scores only": WebGL2 off, so no viewer.',

@@ -29,7 +29,7 @@ pub use image::{
 };
 
 pub use anomaly_map::anomaly_map;
-pub use warm_up::{WARM_UP_DIMS, warm_up_volume};
+pub use warm_up::warm_up_volume;
 
 use geometry::resample;
 
@@ -96,6 +96,14 @@ pub struct BrainInput {
     pub slices: SliceConfig,
     /// The mask rule training forced on every case, if any (else each layout's own).
     pub mask_rule: Option<MaskRule>,
+}
+
+impl BrainInput {
+    /// Whether an upload can feed this model: one file is one contrast, so only a model of one
+    /// contrast scores an uploaded volume.
+    pub fn takes_one_volume(&self) -> bool {
+        self.modalities.len() == 1
+    }
 }
 
 /// How the brain is told from the rest.
@@ -234,7 +242,7 @@ pub struct UploadedCase {
 
 /// [`slice_upload`], keeping the volume and its brain mask.
 pub fn open_upload(name: &str, bytes: &[u8], input: &BrainInput) -> Result<UploadedCase> {
-    if input.modalities.len() != 1 {
+    if !input.takes_one_volume() {
         return Err(LranError::data(
             name,
             format!(
