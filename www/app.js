@@ -63,7 +63,7 @@ async function loadModel(name, backend) {
   fillColormaps();
   describeModel(state.card, entry);
   showBuild(state.build, loaded.module);
-  expose(document.body, { model: 'loaded', scope: loaded.scope });
+  expose(document.body, { model: 'loaded', scope: loaded.scope, warmMs: loaded.warmMs });
   expose($('status'), { backend: loaded.gpu ? 'webgpu' : 'cpu' });
   setStatus(`Ready: ${name} on ${loaded.backend} in a ${loaded.scope === 'DedicatedWorkerGlobalScope' ? 'Web Worker' : loaded.scope} (warmed up in ${loaded.warmMs.toFixed(0)} ms${loaded.card?.brain_input ? ', a synthetic volume included' : ''}).`);
   showSamples(name);
