@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::card::ModelCard;
 use crate::colormap::{Colormap, HEATMAP_MAX, image_rgba};
-use crate::data::brain::{BrainInput, UploadedCase, anomaly_map, warm_up_volume};
+use crate::data::brain::{BrainInput, UploadedCase, WARM_UP_PASSES, anomaly_map, warm_up_volume};
 use crate::data::nifti::encode_volume;
 use crate::scorer::{ImageReport, ScoringModel};
 use crate::upload::{open_volume, upload_image};
@@ -101,7 +101,10 @@ impl Scorer {
     /// scores (`volume_batch` slices at a time, as the page asks) and maps a small synthetic
     /// head ([`warm_up_volume`]), so that the browser has optimised the volume path's
     /// WebAssembly before the first real volume: run only in the baseline compiler, the first
-    /// volume took twice as long as the next (results/browser/viewer/).
+    /// volume took twice as long as the next (results/browser/viewer/). On the CPU path the
+    /// head goes through [`WARM_UP_PASSES`] times, as one pass left the first volume's
+    /// reading and scoring still half in the baseline compiler; on WebGPU the arithmetic is
+    /// the GPU's and one pass compiles its kernels.
     pub async fn warm_up(&self, volume_batch: usize) -> Result<(), JsError> {
         let input = vec![0.0; self.model.config().pixels()];
         self.model.report_async(&input).await.map_err(js_error)?;
@@ -113,12 +116,15 @@ impl Scorer {
             .as_ref()
             .is_some_and(BrainInput::takes_one_volume);
         if takes_volumes {
-            let mut volume = self.open_volume("warm-up.nii.gz".into(), warm_up_volume())?;
+            let passes = if self.gpu { 1 } else { WARM_UP_PASSES };
             let batch = volume_batch.max(1);
-            for start in (0..volume.slice_count()).step_by(batch) {
-                self.score_slices(&mut volume, start, batch).await?;
+            for _ in 0..passes {
+                let mut volume = self.open_volume("warm-up.nii.gz".into(), warm_up_volume())?;
+                for start in (0..volume.slice_count()).step_by(batch) {
+                    self.score_slices(&mut volume, start, batch).await?;
+                }
+                volume.anomaly_map_nifti()?;
             }
-            volume.anomaly_map_nifti()?;
         }
         Ok(())
     }

@@ -29,7 +29,7 @@ pub use image::{
 };
 
 pub use anomaly_map::anomaly_map;
-pub use warm_up::warm_up_volume;
+pub use warm_up::{WARM_UP_PASSES, warm_up_volume};
 
 use geometry::resample;
 

@@ -10,6 +10,13 @@
 
 use crate::data::nifti::{NiftiSpec, encode_nifti, gzip};
 
+/// How often the page's CPU path reads, scores and maps the head while a model loads. Chromium
+/// optimises a WebAssembly function only once it has run a while, and one pass left the first
+/// real volume read and scored in good part by the baseline compiler; the page's warm-up and its
+/// first volumes after one pass and after three are in results/browser/viewer/warm-up-1-pass.json
+/// and warm-up-3-passes.json (their README compares them).
+pub const WARM_UP_PASSES: usize = 3;
+
 /// The head's voxels (x, y, z): a third of a BraTS volume's side, enough axial slices for more
 /// than one of the page's batches of slices to be kept.
 pub const WARM_UP_DIMS: [usize; 3] = [80, 80, 52];
