@@ -102,9 +102,9 @@ impl Scorer {
     /// head ([`warm_up_volume`]), so that the browser has optimised the volume path's
     /// WebAssembly before the first real volume: run only in the baseline compiler, the first
     /// volume took twice as long as the next (results/browser/viewer/). On the CPU path the
-    /// head goes through [`WARM_UP_PASSES`] times, as one pass left the first volume's
-    /// reading and scoring still half in the baseline compiler; on WebGPU the arithmetic is
-    /// the GPU's and one pass compiles its kernels.
+    /// head goes through [`WARM_UP_PASSES`] times, as after one pass the first volume was still
+    /// read and scored about 1.6 times as slowly as the next; on WebGPU the arithmetic is the
+    /// GPU's and one pass compiles its kernels.
     pub async fn warm_up(&self, volume_batch: usize) -> Result<(), JsError> {
         let input = vec![0.0; self.model.config().pixels()];
         self.model.report_async(&input).await.map_err(js_error)?;
