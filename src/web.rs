@@ -118,8 +118,9 @@ impl Scorer {
         if takes_volumes {
             let passes = if self.gpu { 1 } else { WARM_UP_PASSES };
             let batch = volume_batch.max(1);
+            let head = warm_up_volume();
             for _ in 0..passes {
-                let mut volume = self.open_volume("warm-up.nii.gz".into(), warm_up_volume())?;
+                let mut volume = self.open_volume("warm-up.nii.gz".into(), head.clone())?;
                 for start in (0..volume.slice_count()).step_by(batch) {
                     self.score_slices(&mut volume, start, batch).await?;
                 }

@@ -8,8 +8,9 @@
 // Each mode runs in PAGES fresh pages, the volume dropped RUNS times one after another in each
 // (a page's first drop also loads NiiVue, and finds the WebAssembly least optimised): `viewer`
 // as a visitor gets it; `scores only` with WebGL2 switched off, so the viewer stands aside and
-// the model thread has the machine to itself (what the scores cost alone). The results file holds every drop's phases, the site's build.json (commit,
-// profiles, module sizes), the volume (path, bytes, SHA-256) and the browser.
+// the model thread has the machine to itself (what the scores cost alone). The results file
+// holds each page's warm-up, every drop's phases, the site's build.json (commit, profiles,
+// module sizes), the volume (path, bytes, SHA-256) and the browser.
 //
 // CHROMIUM_JS_FLAGS=... passes V8 flags to Chromium (recorded in the file): with
 // '--no-liftoff --no-wasm-lazy-compilation' WebAssembly is optimised before it first runs, which
