@@ -166,6 +166,53 @@ fn the_ablation_trains_each_loss_configuration() {
     }
     let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
     assert!(report.contains("Ablation of the loss terms"), "{report}");
+    let full = |summary: &Value| -> Value {
+        summary["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["variant"] == "full")
+            .cloned()
+            .expect("the ablation has a full-loss run")
+    };
+    assert_eq!(
+        full(&summary)["file"],
+        "mnist-class1-seed0-tiny-full.json",
+        "with no MNIST suite beside it, the ablation trains its full loss itself"
+    );
+
+    // The MNIST suite's model of the same command line stands in for the full loss.
+    let mut suite = argv("reproduce --suite mnist --classes 1 --seeds 0");
+    suite.extend(QUICK);
+    suite.extend([
+        "--out",
+        results.to_str().unwrap(),
+        "--runs-dir",
+        runs.to_str().unwrap(),
+    ]);
+    ok(&suite, &dir);
+    let mut again = args.clone();
+    again.push("--resume");
+    let output = xtask(&again, &dir);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the same model as"), "{stderr}");
+    let summary = json(&results.join("ablation/summary.json"));
+    let reused = full(&summary);
+    assert_eq!(reused["file"], "../mnist/mnist-class1-seed0-tiny.json");
+    let suite_file = json(&results.join("mnist/mnist-class1-seed0-tiny.json"));
+    assert_eq!(reused["latent_auc"], suite_file["latent_auc"]);
+    assert_eq!(reused["pixel_auc"], suite_file["pixel_auc"]);
+    let report = ok(&["report", "--results", results.to_str().unwrap()], &dir);
+    assert!(report.contains("Ablation of the loss terms"), "{report}");
+
+    // Another budget is another model: the full loss trains again.
+    let mut other = args.clone();
+    let limit = other.iter().position(|a| *a == "96").unwrap();
+    other[limit] = "64";
+    ok(&other, &dir);
+    let summary = json(&results.join("ablation/summary.json"));
+    assert_eq!(full(&summary)["file"], "mnist-class1-seed0-tiny-full.json");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

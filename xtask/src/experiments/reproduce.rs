@@ -142,6 +142,9 @@ struct Plan {
     options: Option<String>,
     command_line: Vec<String>,
     train: TrainArgs,
+    /// The ablation's full loss is the one-class suite's own model: the name of that suite's
+    /// run, whose results file stands in for this one when its command line is this one's.
+    same_as: Option<String>,
 }
 
 impl Plan {
@@ -164,7 +167,17 @@ impl Plan {
             options,
             command_line,
             train,
+            same_as: None,
         })
+    }
+
+    /// This plan's command line training under another run name.
+    fn command_named(&self, name: &str) -> String {
+        let mut line = self.command_line.clone();
+        if let Some(i) = line.iter().position(|a| a == "--run-name") {
+            line[i + 1] = name.to_string();
+        }
+        format!("cargo xtask train {}", line.join(" "))
     }
 }
 
@@ -274,15 +287,12 @@ fn plans(args: &ReproduceArgs) -> Result<Vec<Plan>> {
                     train_args.extend(variant.flags().iter().map(|f| f.to_string()));
                 }
                 train_args.extend(common_options(args));
-                plans.push(Plan::new(
-                    name,
-                    dataset,
-                    Some(class),
-                    seed,
-                    variant,
-                    None,
-                    train_args,
-                )?);
+                let mut plan =
+                    Plan::new(name, dataset, Some(class), seed, variant, None, train_args)?;
+                if variant == Some(LossVariant::Full) && args.tag.is_none() {
+                    plan.same_as = Some(format!("{dataset}-class{class}-seed{seed}-{preset}"));
+                }
+                plans.push(plan);
             }
         }
         Ok(plans)
@@ -400,15 +410,32 @@ pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
     );
     let mut runs = Vec::with_capacity(plans.len());
     for (index, plan) in plans.iter().enumerate() {
-        let file = format!("{}.json", plan.name);
-        let path = suite_dir.join(&file);
-        let command = format!("cargo xtask train {}", plan.command_line.join(" "));
+        let same = same_model(&args, plan)?;
+        let (file, path, command) = match same.clone() {
+            Some(same) => same,
+            None => {
+                let file = format!("{}.json", plan.name);
+                let path = suite_dir.join(&file);
+                let command = format!("cargo xtask train {}", plan.command_line.join(" "));
+                (file, path, command)
+            }
+        };
         // Under --resume a finished model is kept, unless its results file predates the brain
         // protocol or the synthetic lesions drawn today (then it is evaluated again); an
         // unfinished one continues from its last checkpoint.
-        let finished = args.resume
-            && path.is_file()
-            && (plan.dataset != "brain" || evaluated_as_today(&read_results(&path)?));
+        let finished = same.is_some()
+            || (args.resume
+                && path.is_file()
+                && (plan.dataset != "brain" || evaluated_as_today(&read_results(&path)?)));
+        if same.is_some() {
+            eprintln!(
+                "[{}/{}] {}: the same model as {} (its suite ran this command line)",
+                index + 1,
+                plans.len(),
+                plan.name,
+                path.display()
+            );
+        }
         if !finished {
             eprintln!("[{}/{}] {}", index + 1, plans.len(), plan.name);
             let run_dir = crate::training::run_dir::RunDir::new(&args.runs_dir, &plan.name);
@@ -477,6 +504,35 @@ pub fn run(args: ReproduceArgs, conv: ConvChoice) -> Result<()> {
     }
     println!("{}", suite_dir.join("summary.json").display());
     Ok(())
+}
+
+/// The results file, in its suite's folder, of the model a plan would train, when that suite's
+/// summary lists it under the very command line the plan would run (the same data, network,
+/// losses, epochs and options, only the run's name differing): the ablation's full loss is the
+/// MNIST suite's model, and training it twice would spend the suite's CPU hours again for a
+/// second draw of the same thing. The returned file name is relative to the plan's own folder.
+fn same_model(args: &ReproduceArgs, plan: &Plan) -> Result<Option<(String, PathBuf, String)>> {
+    let Some(name) = &plan.same_as else {
+        return Ok(None);
+    };
+    // A one-class suite's folder is its dataset's name (`results/mnist/`).
+    let folder = args.out.join(&plan.dataset);
+    let summary_path = folder.join("summary.json");
+    if !summary_path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&summary_path)
+        .with_context(|| format!("cannot read {}", summary_path.display()))?;
+    let summary: SuiteSummary = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a suite summary", summary_path.display()))?;
+    let file = format!("{name}.json");
+    let command = plan.command_named(name);
+    let path = folder.join(&file);
+    let listed = summary
+        .runs
+        .iter()
+        .any(|run| run.file == file && run.command == command);
+    Ok((listed && path.is_file()).then(|| (format!("../{}/{file}", plan.dataset), path, command)))
 }
 
 /// A brain results file holds everything today's eval writes: the protocol, and the synthetic

@@ -116,7 +116,9 @@ pub fn suite_folder(
 /// One trained and evaluated model of a suite.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunSummary {
-    /// Its results file (eval's schema), relative to the suite's folder.
+    /// Its results file (eval's schema), relative to the suite's folder: `<run>.json`, or
+    /// `../<suite>/<run>.json` for another suite's model trained by the same command line (the
+    /// ablation's full loss is the MNIST suite's model).
     pub file: String,
     /// The equivalent command line.
     pub command: String,
@@ -145,6 +147,16 @@ pub struct RunSummary {
     /// Brain: each test case's within-case AUROC per score.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub brain_cases: Vec<CaseFigures>,
+}
+
+impl RunSummary {
+    /// Its results file relative to the repository root, for a suite in `results/<folder>/`.
+    pub fn results_path(&self, folder: &str) -> String {
+        match self.file.strip_prefix("../") {
+            Some(other_suite) => format!("results/{other_suite}"),
+            None => format!("results/{folder}/{}", self.file),
+        }
+    }
 }
 
 /// One test case's within-case AUROC for the model's scores and the baselines.
@@ -522,4 +534,40 @@ pub struct ScoresRow {
     pub pixel_auc: Spread,
     /// Models whose latent AUC beats their pixel AUC.
     pub latent_better: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_of_another_suite_resolves_to_that_suites_folder() {
+        let run: RunSummary = serde_json::from_value(serde_json::json!({
+            "file": "../mnist/mnist-class1-seed0-paper.json",
+            "command": "cargo xtask train",
+            "dataset": "mnist",
+            "class": 1,
+            "seed": 0,
+            "variant": "full",
+            "latent_auc": 0.9,
+            "pixel_auc": 0.8,
+            "selected_epoch": 1,
+            "epochs": 1,
+            "train_wall_seconds": 1.0,
+            "train_device": "cpu"
+        }))
+        .unwrap();
+        assert_eq!(
+            run.results_path("ablation"),
+            "results/mnist/mnist-class1-seed0-paper.json"
+        );
+        let own = RunSummary {
+            file: "mnist-class1-seed0-paper-no-latent.json".into(),
+            ..run
+        };
+        assert_eq!(
+            own.results_path("ablation"),
+            "results/ablation/mnist-class1-seed0-paper-no-latent.json"
+        );
+    }
 }

@@ -343,7 +343,7 @@ fn suite_charts(root: &Path) -> Result<Vec<SuiteCharts>> {
         };
         let mut models = Vec::new();
         for run in &parsed.runs {
-            let path = format!("results/{folder}/{}", run.file);
+            let path = run.results_path(&folder);
             let results: Value = read_json(&root.join(&path))?;
             let curve = |key: &str| -> Vec<(f64, f64)> {
                 results[key]

@@ -15,7 +15,7 @@ fn summary_file(summary: &SuiteSummary) -> String {
 fn group_files(summary: &SuiteSummary, key: &str) -> Vec<String> {
     summary
         .members(key)
-        .map(|run| format!("results/{}/{}", summary.folder(), run.file))
+        .map(|run| run.results_path(&summary.folder()))
         .collect()
 }
 
@@ -501,7 +501,7 @@ pub(super) fn brain_protocol_tables(out: &mut Document, summary: &SuiteSummary) 
         let value = |name: &str, digits: usize| {
             run.brain.get(name).map_or(Cell::text("—"), |&v| {
                 Cell::ours(v, digits, &file, format!("/runs/{i}/brain/{}", token(name)))
-                    .with_files(vec![format!("results/{}/{}", summary.folder(), run.file)])
+                    .with_files(vec![run.results_path(&summary.folder())])
             })
         };
         table.row(vec![
