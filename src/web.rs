@@ -104,8 +104,9 @@ impl Scorer {
     /// volume took twice as long as the next (results/browser/viewer/). On the CPU path the
     /// head goes through [`WARM_UP_PASSES`] times, as after one pass the first volume was still
     /// read and scored about 1.6 times as slowly as the next; on WebGPU the arithmetic is the
-    /// GPU's and one pass compiles its kernels.
-    pub async fn warm_up(&self, volume_batch: usize) -> Result<(), JsError> {
+    /// GPU's and one pass compiles its kernels. Returns how many times the head went through
+    /// (0 for a model that takes no single volume), which the page states.
+    pub async fn warm_up(&self, volume_batch: usize) -> Result<usize, JsError> {
         let input = vec![0.0; self.model.config().pixels()];
         self.model.report_async(&input).await.map_err(js_error)?;
         // Only a model an uploaded volume can feed: another's warm-up would fail its load.
@@ -115,8 +116,12 @@ impl Scorer {
             .brain_input
             .as_ref()
             .is_some_and(BrainInput::takes_one_volume);
-        if takes_volumes {
-            let passes = if self.gpu { 1 } else { WARM_UP_PASSES };
+        let passes = match (takes_volumes, self.gpu) {
+            (false, _) => 0,
+            (true, true) => 1,
+            (true, false) => WARM_UP_PASSES,
+        };
+        if passes > 0 {
             let batch = volume_batch.max(1);
             let head = warm_up_volume();
             for _ in 0..passes {
@@ -127,7 +132,7 @@ impl Scorer {
                 volume.anomaly_map_nifti()?;
             }
         }
-        Ok(())
+        Ok(passes)
     }
 
     /// Scores PNG or JPEG bytes: latent and pixel scores, normalised score, percentile among

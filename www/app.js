@@ -63,9 +63,9 @@ async function loadModel(name, backend) {
   fillColormaps();
   describeModel(state.card, entry);
   showBuild(state.build, loaded.module);
-  expose(document.body, { model: 'loaded', scope: loaded.scope, warmMs: loaded.warmMs });
+  expose(document.body, { model: 'loaded', scope: loaded.scope, warmMs: loaded.warmMs, warmVolumePasses: loaded.warmVolumePasses });
   expose($('status'), { backend: loaded.gpu ? 'webgpu' : 'cpu' });
-  setStatus(`Ready: ${name} on ${loaded.backend} in a ${loaded.scope === 'DedicatedWorkerGlobalScope' ? 'Web Worker' : loaded.scope} (warmed up in ${loaded.warmMs.toFixed(0)} ms${loaded.card?.brain_input ? ', a synthetic volume included' : ''}).`);
+  setStatus(`Ready: ${name} on ${loaded.backend} in a ${loaded.scope === 'DedicatedWorkerGlobalScope' ? 'Web Worker' : loaded.scope} (warmed up in ${loaded.warmMs.toFixed(0)} ms${warmVolumeText(loaded.warmVolumePasses)}).`);
   showSamples(name);
   forgetScored();
   $('result').hidden = true;
@@ -73,6 +73,13 @@ async function loadModel(name, backend) {
   $('latent').hidden = !state.card.latent_views;
   resetScatter();
   drawScatter();
+}
+
+// The warm-up's synthetic volume, as the model thread reports it (none for a model that takes no
+// single volume, once on WebGPU, several times on the CPU path).
+function warmVolumeText(passes) {
+  if (!passes) return '';
+  return passes === 1 ? ', a synthetic volume included' : `, a synthetic volume scored ${passes} times`;
 }
 
 function modelFailed(error) {

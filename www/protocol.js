@@ -5,7 +5,11 @@
 //
 //   page → model thread                            model thread → page
 //   { id, type: 'load', backend, card, weights,    { id, type: 'loaded', module, backend, gpu,
-//       volumeBatch }                                  warmMs, colormaps, heatmapMax, scope, card }
+//       volumeBatch }                                  warmMs, warmVolumePasses, colormaps,
+//                                                      heatmapMax, scope, card }
+//                                                      (warmVolumePasses: how often the warm-up
+//                                                      read and scored its synthetic head; 0 for
+//                                                      a model that takes no single volume)
 //       backend: 'auto' | 'webgpu' | 'cpu'
 //       card: model.json's text (parsed once, by the Rust code; the reply carries the result)
 //       volumeBatch: the slices per 'volume' batch, which a brain model's warm-up scores by
@@ -33,7 +37,7 @@ export const REQUESTS = {
 };
 
 export const REPLIES = {
-  loaded: ['module', 'backend', 'gpu', 'warmMs', 'colormaps', 'heatmapMax', 'scope', 'card'],
+  loaded: ['module', 'backend', 'gpu', 'warmMs', 'warmVolumePasses', 'colormaps', 'heatmapMax', 'scope', 'card'],
   image: ['report', 'ms'],
   'volume-open': ['sliceCount', 'totalSlices', 'axial', 'ms'],
   'volume-slices': ['start', 'reports'],

@@ -61,7 +61,7 @@ async function load({ backend, card, weights, volumeBatch }) {
   const loaded = await lran.Scorer.load(card, weights, gpuOffered);
   loadedExports = exports;
   const started = performance.now();
-  await loaded.warm_up(volumeBatch);
+  const warmVolumePasses = await loaded.warm_up(volumeBatch);
   const warmMs = performance.now() - started;
   scorer = loaded;
   return {
@@ -69,6 +69,7 @@ async function load({ backend, card, weights, volumeBatch }) {
     backend: scorer.backend,
     gpu: scorer.gpu,
     warmMs,
+    warmVolumePasses,
     colormaps: lran.colormaps(),
     heatmapMax: lran.heatmap_max(),
     scope: self.constructor.name,

@@ -6,6 +6,7 @@
 //
 // fixtures.json (written by browser.rs):
 //   mnistModel, brainModel: model names
+//   warmUpPasses: how often a brain model's warm-up reads its synthetic head on the CPU path
 //   good: [file], bad: [{ file, expect }]         images for the MNIST model
 //   volume: { file, sliceCount, dims, tumour: [axial], native: { latent_score: [axial], pixel_score: [axial] } }
 //           (native: every kept slice from the most to the least anomalous, by each score;
@@ -74,6 +75,7 @@ async function state(page) {
   return page.evaluate(() => ({
     model: document.body.dataset.model,
     scope: document.body.dataset.scope ?? null,
+    warmVolumePasses: Number(document.body.dataset.warmVolumePasses),
     backend: document.getElementById('status').dataset.backend ?? null,
     status: document.getElementById('status').textContent,
     error: document.getElementById('error').hidden ? null : document.getElementById('error').textContent,
@@ -360,6 +362,8 @@ try {
     if (label === 'webgpu' && requireWebGpu) check(st.backend === 'webgpu', `webgpu: the page runs on ${st.backend}: ${st.status}`);
     if (label === 'cpu') check(st.backend === 'cpu', `cpu: the page runs on ${st.backend}: ${st.status}`);
     check(st.scope === 'DedicatedWorkerGlobalScope', `${label}: the model does not run in a Web Worker (${st.scope})`);
+    check(st.warmVolumePasses === 0 && !st.status.includes('synthetic volume'),
+      `${label}: an image model's warm-up read a volume (${st.warmVolumePasses} passes): ${st.status}`);
     const good = await scoreGood(page, label);
     const refused = await refusedOneByOne(page, label, fixtures.bad, fixtures.good[0]);
     const sample = await scoreSample(page, label);
@@ -382,6 +386,10 @@ try {
       continue;
     }
     check(st.scope === 'DedicatedWorkerGlobalScope', `${label}: the model does not run in a Web Worker (${st.scope})`);
+    check(st.warmVolumePasses >= 1 && st.status.includes('synthetic volume'),
+      `${label}: the brain model's warm-up read no volume (${st.warmVolumePasses} passes): ${st.status}`);
+    check(st.warmVolumePasses === (st.backend === 'cpu' ? fixtures.warmUpPasses : 1),
+      `${label}: the warm-up read its synthetic head ${st.warmVolumePasses} times on ${st.backend} (CPU: ${fixtures.warmUpPasses}, WebGPU: 1)`);
     const volume = await scoreVolume(page, `${label} volume`);
     if (label === 'webgpu' && screenshotsDir) {
       // The most anomalous slice, as a visitor first sees it.

@@ -476,6 +476,7 @@ fn the_page_scores_uploads_like_the_native_scorer() {
     let description = serde_json::json!({
         "mnistModel": MODEL,
         "brainModel": BRAIN_MODEL,
+        "warmUpPasses": lran::data::brain::WARM_UP_PASSES,
         "good": good.iter().map(|(name, _)| name).collect::<Vec<_>>(),
         "bad": [
             { "file": "cut-short.png", "expect": "cannot decode" },
