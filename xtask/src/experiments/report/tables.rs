@@ -38,8 +38,17 @@ pub(super) fn provenance(summary: &SuiteSummary) -> String {
     } else {
         format!(", normal classes {classes:?}")
     };
+    // What the suite cost: each model's own training time (a model of another suite counted
+    // there, not twice).
+    let train_hours = summary
+        .runs
+        .iter()
+        .filter(|run| !run.file.starts_with("../"))
+        .map(|run| run.train_wall_seconds)
+        .sum::<f64>()
+        / 3600.0;
     let mut text = format!(
-        "Ours: commit `{}`, `{}` network, {} epochs{limit}{options}{classes}, seeds {:?}, trained on {devices}; {} models, from `results/{}/summary.json`.",
+        "Ours: commit `{}`, `{}` network, {} epochs{limit}{options}{classes}, seeds {:?}, trained on {devices}; {} models, {train_hours:.1} hours of training in all, from `results/{}/summary.json`.",
         summary.header.commit,
         summary.preset,
         summary.epochs,
