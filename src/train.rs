@@ -251,8 +251,14 @@ impl Trainer {
         let weights = self.config.losses;
         let output = self.generator.forward(images.clone());
         let loss = if weights.adversarial.is_active() {
-            let real = self.discriminator.forward(images.clone());
-            let fake = self.discriminator.forward(output.reconstruction.clone());
+            // The generator's update needs the discriminator's features and the gradient through
+            // them to the reconstruction, not the discriminator's own parameter gradients: with
+            // its parameters untracked (the copy shares them, and its BatchNorm statistics), the
+            // real images' pass records nothing and the fake's backward skips every
+            // weight-gradient convolution. GANomaly computes those and discards them.
+            let discriminator = self.discriminator.clone().no_grad();
+            let real = discriminator.forward(images.clone());
+            let fake = discriminator.forward(output.reconstruction.clone());
             GeneratorLoss::new(images, &output, Some((&real, &fake)), &weights)?
         } else {
             // No adversarial term: the discriminator's passes would only feed a zero weight.
