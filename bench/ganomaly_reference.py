@@ -195,10 +195,19 @@ def make_step(mode, config, batch, device):
     def bce_with_logits(logits, target):
         return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
+    def set_discriminator_tracked(tracked):
+        for parameter in discriminator.parameters():
+            parameter.requires_grad_(tracked)
+
     def step():
         x_hat, z, z_hat = generator(images)
+        # As lran's step (src/train.rs, generator_loss): the generator's update needs the gradient
+        # through the discriminator to x_hat, not the discriminator's parameter gradients, which
+        # GANomaly computes here and then discards (its d_opt.zero_grad below).
+        set_discriminator_tracked(False)
         _, real_features = discriminator(images)
         _, fake_features = discriminator(x_hat)
+        set_discriminator_tracked(True)
         reconstruction = (images - x_hat).abs().mean()
         adversarial = (real_features - fake_features).square().mean()
         latent = (z - z_hat).square().mean()
