@@ -64,3 +64,18 @@ pub fn head(set: &ImageSet, n: usize) -> ImageSet {
     head.truncate(n);
     head
 }
+
+/// The largest difference, relative to the largest expected value (at least 1).
+pub fn assert_close(what: &str, got: &[f64], want: &[f64], tolerance: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let worst = got
+        .iter()
+        .zip(want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f64, f64::max);
+    assert!(
+        worst <= tolerance * scale,
+        "{what}: largest difference {worst} (values up to {scale})"
+    );
+}

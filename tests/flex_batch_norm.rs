@@ -4,6 +4,9 @@
 //! here in f64, for ranks 2 and 4, sizes that leave remainders in the vectorised sums, a batch
 //! wider than the thread pool, a non-contiguous input, and every float type flex stores.
 
+mod common;
+
+use common::assert_close;
 use lran::burn::tensor::module::{batch_norm, batch_norm_train};
 use lran::burn::tensor::{DType, Device, Tensor, TensorData};
 
@@ -35,21 +38,6 @@ fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
         .convert::<f64>()
         .try_to_vec::<f64>()
         .unwrap()
-}
-
-/// The largest difference, relative to the largest expected value (at least 1).
-fn assert_close(what: &str, got: &[f64], want: &[f64], tolerance: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f64, f64::max);
-    assert!(
-        worst <= tolerance * scale,
-        "{what}: largest difference {worst} (values up to {scale})"
-    );
 }
 
 /// BatchNorm by its definition, in f64, for `[n, c, s]` flattened NCHW data.

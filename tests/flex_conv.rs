@@ -4,6 +4,9 @@
 //! asymmetric), dilations, groups, batches smaller and larger than a GEMM chunk, and every
 //! float type flex stores.
 
+mod common;
+
+use common::assert_close;
 use lran::burn::tensor::module::{conv_transpose2d, conv2d};
 use lran::burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use lran::burn::tensor::{DType, Device, Tensor, TensorData};
@@ -116,21 +119,6 @@ fn values(t: Tensor<4>) -> Vec<f64> {
         .into_iter()
         .map(f64::from)
         .collect()
-}
-
-/// The largest difference, relative to the largest expected value (at least 1).
-fn assert_close(what: &str, got: &[f64], want: &[f64], tolerance: f64) {
-    assert_eq!(got.len(), want.len(), "{what}: lengths");
-    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-    let worst = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f64, f64::max);
-    assert!(
-        worst <= tolerance * scale,
-        "{what}: largest difference {worst} (values up to {scale})"
-    );
 }
 
 /// A pass's value and both gradients, each against its definition.
