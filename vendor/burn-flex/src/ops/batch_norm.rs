@@ -104,22 +104,26 @@ fn lane_sum<T: Real>(run: &[T], mut term: impl FnMut(T) -> T) -> f64 {
     total + lanes.iter().map(|&v| f64_of(v)).sum::<f64>()
 }
 
-/// Σ over two runs of `term(a, b)`, with independent lanes.
-fn lane_sum2<T: Real>(a: &[T], b: &[T], mut term: impl FnMut(T, T) -> T) -> f64 {
+/// The two sums Σ `terms(a, b)[k]` over two runs in one sweep, with independent lanes.
+fn lane_sum_pair<T: Real>(a: &[T], b: &[T], mut terms: impl FnMut(T, T) -> [T; 2]) -> [f64; 2] {
     const LANES: usize = 16;
-    let mut lanes = [T::zero(); LANES];
+    let mut lanes = [[T::zero(); LANES]; 2];
     let mut ca = a.chunks_exact(LANES);
     let mut cb = b.chunks_exact(LANES);
     for (xa, xb) in (&mut ca).zip(&mut cb) {
         for i in 0..LANES {
-            lanes[i] = lanes[i] + term(xa[i], xb[i]);
+            let [t0, t1] = terms(xa[i], xb[i]);
+            lanes[0][i] = lanes[0][i] + t0;
+            lanes[1][i] = lanes[1][i] + t1;
         }
     }
-    let mut total = 0f64;
+    let mut totals = [0f64; 2];
     for (&va, &vb) in ca.remainder().iter().zip(cb.remainder()) {
-        total += f64_of(term(va, vb));
+        let [t0, t1] = terms(va, vb);
+        totals[0] += f64_of(t0);
+        totals[1] += f64_of(t1);
     }
-    total + lanes.iter().map(|&v| f64_of(v)).sum::<f64>()
+    [0, 1].map(|k| totals[k] + lanes[k].iter().map(|&v| f64_of(v)).sum::<f64>())
 }
 
 /// One value per channel, each computed by `per_channel(c)` (in parallel across channels).
@@ -324,8 +328,9 @@ fn backward_typed<T: Real>(
         for i in 0..n {
             let start = i * sample + ch * spatial;
             let (xr, dyr) = (&xs[start..][..spatial], &dys[start..][..spatial]);
-            sum_dy += lane_sum(dyr, |g| g);
-            sum_dy_centred += lane_sum2(xr, dyr, |v, g| g * (v - mean_t));
+            let [dy_sum, dy_centred_sum] = lane_sum_pair(xr, dyr, |v, g| [g, g * (v - mean_t)]);
+            sum_dy += dy_sum;
+            sum_dy_centred += dy_centred_sum;
         }
         [sum_dy, sum_dy_centred]
     });
